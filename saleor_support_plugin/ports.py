@@ -1,0 +1,45 @@
+"""Ports: what the plugin needs from its host, with one adapter per host.
+
+Inside Saleor the adapters in `saleor_support_plugin.saleor.ports` read Saleor's
+tables; in the sandbox host (and anywhere Saleor is absent) the standalone
+adapters read Django settings. A host may name its own factory in the Django
+setting `SUPPORT_PLUGIN_PORTS` ("module.path:callable").
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+from django.apps import apps
+from django.conf import settings as django_settings
+
+from .conf import SupportSettings
+
+SALEOR_PORTS = "saleor_support_plugin.saleor.ports:build_ports"
+STANDALONE_PORTS = "saleor_support_plugin.standalone:build_ports"
+
+
+@dataclass(frozen=True)
+class Ports:
+    # Settings outside a request (Celery tasks, periodic sweeps, the sandbox route).
+    load_settings: Callable[[], SupportSettings]
+
+
+def _import(path: str) -> Callable[[], Ports]:
+    module_name, _, attribute = path.partition(":")
+    return getattr(import_module(module_name), attribute)
+
+
+@functools.cache
+def get_ports() -> Ports:
+    path = getattr(django_settings, "SUPPORT_PLUGIN_PORTS", None)
+    if not path:
+        path = SALEOR_PORTS if apps.is_installed("saleor.plugins") else STANDALONE_PORTS
+    return _import(path)()
+
+
+def load_settings() -> SupportSettings:
+    return get_ports().load_settings()

@@ -1,0 +1,42 @@
+"""Routes of the plugin's HTTP endpoint: `/plugins/global/<PLUGIN_ID>/<path>`.
+
+Saleor calls `SupportPlugin.webhook(request, path, ...)` for every sub-path and
+method; the sandbox host calls `handle_request` with the same arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+
+from .conf import SupportSettings
+from .core.http import json_error, not_found
+from .graphql.views import handle_graphql
+from .health import handle_health
+from .webhooks.registry import dispatch_webhook
+
+logger = logging.getLogger(__name__)
+
+
+def handle_request(
+    request: HttpRequest, path: str | None, *, settings: SupportSettings
+) -> HttpResponse:
+    """Serve one request to the plugin; never raises into the host."""
+    try:
+        return _route(request, path or "", settings)
+    except Exception:
+        logger.exception("Unhandled error in the support plugin route %r", path)
+        return json_error(500, "internal_error", "Internal server error.")
+
+
+def _route(request: HttpRequest, path: str, settings: SupportSettings) -> HttpResponse:
+    segments = [segment for segment in path.split("/") if segment]
+    match segments:
+        case ["graphql"]:
+            return handle_graphql(request, settings)
+        case ["health"]:
+            return handle_health(request, settings)
+        case ["webhooks", source]:
+            return dispatch_webhook(request, source, settings)
+    return not_found(f"No route for {path!r}.")

@@ -1,0 +1,23 @@
+"""Port adapters for a host that runs Saleor."""
+
+from __future__ import annotations
+
+from saleor.plugins.models import PluginConfiguration
+
+from .. import PLUGIN_ID
+from ..conf import SupportSettings, parse_settings
+from ..ports import Ports
+
+
+def load_settings() -> SupportSettings:
+    """Read the plugin's global configuration row (channel is NULL for global plugins)."""
+    row = PluginConfiguration.objects.filter(
+        identifier=PLUGIN_ID, channel__isnull=True
+    ).first()
+    if row is None:
+        return parse_settings({}, active=False)
+    return parse_settings(row.configuration or [], active=row.active)
+
+
+def build_ports() -> Ports:
+    return Ports(load_settings=load_settings)

@@ -1,0 +1,74 @@
+"""Turn Saleor's Order, OrderLine and Fulfillment into the plugin's plain dataclasses.
+
+Duck-typed on purpose: these functions read attributes Saleor's models have
+(see ../shared/docs/saleor-3.24.md) and import nothing from Saleor, so tests
+feed them Saleor-shaped factory objects.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..orders.data import FulfillmentData, FulfillmentLineData, OrderData, OrderLineData
+
+
+def _decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
+def read_line(line: Any) -> OrderLineData:
+    variant_id = getattr(line, "variant_id", None)
+    return OrderLineData(
+        line_id=str(line.pk),
+        variant_id=str(variant_id) if variant_id is not None else None,
+        sku=line.product_sku or None,
+        product_name=line.product_name or "",
+        variant_name=line.variant_name or "",
+        quantity=int(line.quantity),
+        quantity_fulfilled=int(line.quantity_fulfilled or 0),
+        currency=line.currency,
+        unit_price_gross=_decimal(line.unit_price_gross_amount),
+        undiscounted_unit_price_gross=_decimal(
+            line.undiscounted_unit_price_gross_amount
+        ),
+    )
+
+
+def read_fulfillment(fulfillment: Any, *, order_number: Any = None) -> FulfillmentData:
+    number = order_number if order_number is not None else fulfillment.order.number
+    return FulfillmentData(
+        fulfillment_id=str(fulfillment.pk),
+        order_id=str(fulfillment.order_id),
+        composed_id=f"{number}-{fulfillment.fulfillment_order}",
+        status=str(fulfillment.status),
+        tracking_number=fulfillment.tracking_number or "",
+        created_at=fulfillment.created_at,
+        lines=tuple(
+            FulfillmentLineData(
+                line_id=str(item.order_line_id), quantity=int(item.quantity)
+            )
+            for item in fulfillment.lines.all()
+        ),
+    )
+
+
+def read_order(order: Any) -> OrderData:
+    user_id = getattr(order, "user_id", None)
+    return OrderData(
+        order_id=str(order.pk),
+        number=str(order.number),
+        channel_slug=order.channel.slug,
+        status=str(order.status),
+        created_at=order.created_at,
+        customer_email=(order.get_customer_email() or "").lower(),
+        user_id=str(user_id) if user_id is not None else None,
+        language_code=order.language_code or "en",
+        currency=order.currency,
+        total_gross=_decimal(order.total_gross_amount),
+        lines=tuple(read_line(line) for line in order.lines.all()),
+        fulfillments=tuple(
+            read_fulfillment(fulfillment, order_number=order.number)
+            for fulfillment in order.fulfillments.all()
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Local services (PostgreSQL, Redis, SMTP sink) the sandbox and the tests start by themselves."""

@@ -1,0 +1,100 @@
+"""A real SMTP server (aiosmtpd) that keeps what it receives: the tests' and the sandbox's mail sink."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"] or "")
+
+    def body(self, subtype: str = "plain") -> str:
+        part = self.message.get_body(preferencelist=(subtype,))
+        return part.get_content() if part is not None else ""
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
+        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message)
+        self.sink._store(mail)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    """Start, stop and restart on the same port; `messages` survives restarts."""
+
+    def __init__(self, port: int | None = None, maildir: Path | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.maildir = maildir
+        self.messages: list[ReceivedMail] = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        if self._controller is None:
+            self._controller = Controller(
+                _Handler(self), hostname=self.host, port=self.port
+            )
+            self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def _store(self, mail: ReceivedMail) -> None:
+        with self._arrived:
+            self.messages.append(mail)
+            if self.maildir is not None:
+                self.maildir.mkdir(parents=True, exist_ok=True)
+                (self.maildir / f"{len(self.messages):05d}.eml").write_bytes(
+                    mail.message.as_bytes()
+                )
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
+        """Block until at least `count` messages arrived (or the timeout passed)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()

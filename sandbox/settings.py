@@ -1,0 +1,103 @@
+"""Settings of the sandbox host (also used by the test suite)."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from .services.postgres import LocalPostgres
+from .services.redis import LocalRedis
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
+
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = os.environ.get(
+    "SECRET_KEY", "sandbox-only-secret-key-change-me-for-anything-real"
+)
+DEBUG = _bool("DEBUG", False)
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(
+        ","
+    )
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "sandbox.accounts",
+    "sandbox.order",
+    "saleor_support_plugin",
+]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "sandbox.urls"
+WSGI_APPLICATION = "sandbox.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "DIRS": [],
+    }
+]
+
+# DATABASE_URL overrides; otherwise the local cluster that `./dev` and the test
+# run start by themselves (sandbox.services.postgres).
+DATABASE_URL = os.environ.get("DATABASE_URL") or LocalPostgres.default().url("sandbox")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = ["sandbox.accounts.backends.BearerTokenBackend"]
+SANDBOX_TOKEN_TTL_SECONDS = int(
+    os.environ.get("SANDBOX_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+)
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or LocalRedis.default().url(0)
+CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 1025))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@sandbox.example.com")
+
+# What Saleor keeps in its PluginConfiguration row; see saleor_support_plugin.standalone.
+SUPPORT_PLUGIN = {
+    "active": _bool("SUPPORT_PLUGIN_ACTIVE", True),
+    "configuration": {
+        "sender_name": os.environ.get("SUPPORT_SENDER_NAME", "Sandbox Store Support"),
+        "sender_address": os.environ.get(
+            "SUPPORT_SENDER_ADDRESS", "support@sandbox.example.com"
+        ),
+        "smtp_url": os.environ.get("SUPPORT_SMTP_URL", ""),
+        "support_staff_addresses": os.environ.get(
+            "SUPPORT_STAFF_ADDRESSES", "team@sandbox.example.com"
+        ),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

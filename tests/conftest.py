@@ -1,0 +1,11 @@
+import os
+
+# The Saleor suite (tests/saleor/) runs under Saleor's own settings and
+# fixtures; the sandbox fixtures load only for the sandbox host.
+if not os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings").startswith("saleor"):
+    pytest_plugins = [
+        "tests.fixtures.database",
+        "tests.fixtures.users",
+        "tests.fixtures.graphql",
+        "tests.fixtures.services",
+    ]
