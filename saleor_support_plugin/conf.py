@@ -363,3 +363,15 @@ def parse_settings(
             )
             parsed[field.name] = field.parse(field.default)
     return SupportSettings(**parsed)
+
+
+def configuration_reference_markdown() -> str:
+    """Render the configuration reference of the README from FIELDS."""
+    rows = ["| Field | Label | Type | Default | What it does |", "| --- | --- | --- | --- | --- |"]
+    for field in FIELDS:
+        if isinstance(field.default, bool):
+            default = str(field.default).lower()
+        else:
+            default = str(field.default) or "(empty)"
+        rows.append(f"| `{field.name}` | {field.label} | {field.type.name} | {default} | {field.help_text} |")
+    return "\n".join(rows)
