@@ -367,11 +367,16 @@ def parse_settings(
 
 def configuration_reference_markdown() -> str:
     """Render the configuration reference of the README from FIELDS."""
-    rows = ["| Field | Label | Type | Default | What it does |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| Field | Label | Type | Default | What it does |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for field in FIELDS:
         if isinstance(field.default, bool):
             default = str(field.default).lower()
         else:
             default = str(field.default) or "(empty)"
-        rows.append(f"| `{field.name}` | {field.label} | {field.type.name} | {default} | {field.help_text} |")
+        rows.append(
+            f"| `{field.name}` | {field.label} | {field.type.name} | {default} | {field.help_text} |"
+        )
     return "\n".join(rows)

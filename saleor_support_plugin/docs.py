@@ -15,7 +15,9 @@ def render_readme(text: str) -> str:
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):
         raise ValueError("The README has no configuration reference markers.")
-    return pattern.sub(lambda _: f"{START}\n{configuration_reference_markdown()}\n{END}", text)
+    return pattern.sub(
+        lambda _: f"{START}\n{configuration_reference_markdown()}\n{END}", text
+    )
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ def handle_request(
     request: HttpRequest, path: str | None, *, settings: SupportSettings
 ) -> HttpResponse:
     """Serve one request to the plugin; never raises into the host."""
+    if not settings.active:
+        # Saleor's legacy /plugins/<id>/ route calls inactive plugins too.
+        return not_found("The support plugin is not active.")
     try:
         return _route(request, path or "", settings)
     except Exception:

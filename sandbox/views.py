@@ -1,4 +1,4 @@
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from saleor_support_plugin.ports import load_settings
@@ -9,8 +9,5 @@ from saleor_support_plugin.routing import handle_request
 def plugin_route(
     request: HttpRequest, path: str | None = None, channel_slug: str | None = None
 ) -> HttpResponse:
-    """Do what Saleor's plugin view does: 404 when inactive, else hand over to the plugin."""
-    settings = load_settings()
-    if not settings.active:
-        return HttpResponseNotFound()
-    return handle_request(request, path or "", settings=settings)
+    """Do what Saleor's plugin view does: hand the request and sub-path to the plugin."""
+    return handle_request(request, path or "", settings=load_settings())

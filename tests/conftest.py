@@ -1,8 +1,10 @@
 import os
 
-# The Saleor suite (tests/saleor/) runs under Saleor's own settings and
-# fixtures; the sandbox fixtures load only for the sandbox host.
-if not os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings").startswith("saleor"):
+# The Saleor suite (tests/saleor/) runs under Saleor's own settings and fixtures;
+# the sandbox fixtures load only for the sandbox host.
+if os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings").startswith("saleor"):
+    pytest_plugins = ["tests.saleor.saleor_conftest"]
+else:
     pytest_plugins = [
         "tests.fixtures.database",
         "tests.fixtures.users",

@@ -113,7 +113,7 @@ _order_numbers = itertools.count(1000)
 _fulfillment_ids = itertools.count(1)
 
 
-class SaleorUserFactory(factory.Factory):
+class SaleorUserFactory(factory.Factory[SaleorUser]):
     class Meta:
         model = SaleorUser
 
@@ -122,7 +122,7 @@ class SaleorUserFactory(factory.Factory):
     first_name = "Alice"
 
 
-class SaleorOrderLineFactory(factory.Factory):
+class SaleorOrderLineFactory(factory.Factory[SaleorOrderLine]):
     class Meta:
         model = SaleorOrderLine
 
@@ -140,7 +140,7 @@ class SaleorOrderLineFactory(factory.Factory):
     )
 
 
-class SaleorOrderFactory(factory.Factory):
+class SaleorOrderFactory(factory.Factory[SaleorOrder]):
     """An order with `lines` (default: one) and no fulfillments."""
 
     class Meta:

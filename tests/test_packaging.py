@@ -9,44 +9,69 @@ from packaging.requirements import Requirement
 
 import saleor_support_plugin
 
-# Saleor 3.24's own pins (uv.lock of saleor/saleor 3.24): installing the plugin
-# into a Saleor environment must keep every one of them.
+# Saleor 3.24's own pins (uv.lock of saleor/saleor at 723cd4e, 3.24.0-a.0):
+# installing the plugin into a Saleor environment must keep every one of them.
 SALEOR_PINS = {
-    "django": "5.2.8",
+    "django": "5.2.17",
     "graphene": "2.1.9",
     "graphql-core": "2.3.2",
     "graphql-relay": "2.0.1",
-    "celery": "5.6.0",
-    "psycopg": "3.3.1",
+    "celery": "5.6.3",
+    "psycopg": "3.3.4",
     "pybars3": "0.9.7",
     "nh3": "0.3.2",
-    "pyjwt": "2.10.1",
+    "pyjwt": "2.13.0",
 }
 
 
 def test_entry_point_names_the_app_package_and_the_plugin_class():
-    (entry_point,) = [ep for ep in entry_points(group="saleor.plugins") if ep.name == "saleor_support_plugin"]
+    (entry_point,) = [
+        ep
+        for ep in entry_points(group="saleor.plugins")
+        if ep.name == "saleor_support_plugin"
+    ]
     assert entry_point.value == "saleor_support_plugin.plugin:SupportPlugin"
     assert entry_point.name == saleor_support_plugin.__name__
 
 
 def test_requirements_admit_saleors_pins():
-    requirements = [Requirement(text) for text in distribution("saleor-support-plugin").requires or []]
+    requirements = [
+        Requirement(text)
+        for text in distribution("saleor-support-plugin").requires or []
+    ]
     runtime = [req for req in requirements if req.marker is None]
     for req in runtime:
         pinned = SALEOR_PINS.get(req.name.lower())
-        assert pinned is not None, f"{req.name} is not one of Saleor's dependencies: check its pin"
-        assert req.specifier.contains(pinned), f"{req} excludes Saleor's {req.name}=={pinned}"
+        assert pinned is not None, (
+            f"{req.name} is not one of Saleor's dependencies: check its pin"
+        )
+        assert req.specifier.contains(pinned), (
+            f"{req} excludes Saleor's {req.name}=={pinned}"
+        )
 
 
 def test_python_requirement_is_saleors():
-    assert distribution("saleor-support-plugin").metadata["Requires-Python"] == "<3.13,>=3.12"
+    assert (
+        distribution("saleor-support-plugin").metadata["Requires-Python"]
+        == "<3.13,>=3.12"
+    )
 
 
 def test_wheel_ships_migrations_templates_and_entry_point(tmp_path):
     # when
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            ".",
+        ],
         check=True,
         capture_output=True,
     )

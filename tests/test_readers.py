@@ -8,13 +8,17 @@ from .factories import SaleorOrderFactory, SaleorOrderLineFactory, fulfill
 
 def test_read_order_copies_what_support_needs():
     # given
-    order = SaleorOrderFactory(
+    order = SaleorOrderFactory.create(
         language_code="de",
         currency="EUR",
         user__email="Kunde@Example.com",
         lines=[
-            SaleorOrderLineFactory(quantity=2, unit_price_gross_amount=Decimal("10.00"), currency="EUR"),
-            SaleorOrderLineFactory(variant_id=None, product_sku=None, currency="EUR"),
+            SaleorOrderLineFactory.create(
+                quantity=2, unit_price_gross_amount=Decimal("10.00"), currency="EUR"
+            ),
+            SaleorOrderLineFactory.create(
+                variant_id=None, product_sku=None, currency="EUR"
+            ),
         ],
     )
     fulfill(order, tracking_number="1Z999")
@@ -25,29 +29,35 @@ def test_read_order_copies_what_support_needs():
     assert data.number == str(order.number)
     assert data.channel_slug == "default-channel"
     assert data.customer_email == "kunde@example.com"
+    assert order.user is not None
     assert data.user_id == str(order.user.pk)
     assert data.language_code == "de"
-    assert [(line.quantity, line.unit_price_gross, line.currency) for line in data.lines] == [
+    assert [
+        (line.quantity, line.unit_price_gross, line.currency) for line in data.lines
+    ] == [
         (2, Decimal("10.00"), "EUR"),
         (1, Decimal("59.90"), "EUR"),
     ]
-    assert data.lines[1].variant_id is None and data.lines[1].sku is None
+    assert data.lines[1].variant_id is None
+    assert data.lines[1].sku is None
     assert data.fulfillments[0].tracking_number == "1Z999"
     assert data.fulfillments[0].composed_id == f"{order.number}-1"
     assert data.status == "fulfilled"
 
 
 def test_read_order_of_a_guest_uses_the_order_email():
-    order = SaleorOrderFactory(user=None, user_email="guest@example.com")
+    order = SaleorOrderFactory.create(user=None, user_email="guest@example.com")
     data = read_order(order)
     assert data.user_id is None
     assert data.customer_email == "guest@example.com"
 
 
 def test_read_fulfillment_lists_its_lines():
-    order = SaleorOrderFactory(lines=[SaleorOrderLineFactory(quantity=3)])
+    order = SaleorOrderFactory.create(lines=[SaleorOrderLineFactory.create(quantity=3)])
     fulfillment = fulfill(order)
     data = read_fulfillment(fulfillment)
-    assert data.lines == (FulfillmentLineData(line_id=str(order.lines[0].pk), quantity=3),)
+    assert data.lines == (
+        FulfillmentLineData(line_id=str(order.lines[0].pk), quantity=3),
+    )
     assert data.order_id == str(order.pk)
     assert data.status == "fulfilled"

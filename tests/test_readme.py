@@ -9,7 +9,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_configuration_reference_matches_config_structure():
     text = README.read_text()
-    assert render_readme(text) == text, "Run ./dev docs to regenerate the configuration reference."
+    assert render_readme(text) == text, (
+        "Run ./dev docs to regenerate the configuration reference."
+    )
     for field in FIELDS:
         assert f"| `{field.name}` | {field.label} |" in text
 

@@ -120,7 +120,7 @@ def test_handler_crash_is_a_json_500_without_internals(monkeypatch, caplog):
     response = handle_request(
         RequestFactory().post("/webhooks/boom/"),
         "/webhooks/boom/",
-        settings=SupportSettings(),
+        settings=SupportSettings(active=True),
     )
     # then
     assert response.status_code == 500
@@ -135,3 +135,15 @@ def test_inactive_plugin_route_is_404_like_saleor(client, db, settings):
     settings.SUPPORT_PLUGIN = {"active": False, "configuration": {}}
     response = client.get(f"{PLUGIN_URL}/health/")
     assert response.status_code == 404
+
+
+def test_inactive_plugin_answers_404_on_every_route(rf):
+    # Saleor's legacy /plugins/<id>/ route calls the plugin even when inactive.
+    for path in ("/graphql/", "/health/", "/webhooks/carrier/"):
+        response = handle_request(
+            rf.post(path), path, settings=SupportSettings(active=False)
+        )
+        assert response.status_code == 404
+        assert (
+            _json(response)["error"]["message"] == "The support plugin is not active."
+        )
