@@ -12,12 +12,16 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from .notifications.kinds import NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +130,71 @@ def _email_list(raw: Any) -> tuple[str, ...]:
             raise ValueError(f"{address!r} is not a valid email address.") from None
         result.append(address)
     return tuple(dict.fromkeys(result))
+
+
+def _handlebars(raw: Any) -> str:
+    text = "" if raw is None else str(raw)
+    if text.strip():
+        from pybars import Compiler, PybarsError
+
+        try:
+            Compiler().compile(text)
+        except (
+            PybarsError,
+            Exception,
+        ) as exc:  # pybars raises plain exceptions for some syntax errors
+            raise ValueError(f"The template does not compile: {exc}") from None
+    return text
+
+
+def _http_url(raw: Any) -> str:
+    text = _text(raw)
+    if text:
+        parts = urlsplit(text)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("Enter a full http:// or https:// address.")
+    return text.rstrip("/")
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekdays(raw: Any) -> tuple[int, ...]:
+    names = [part.strip().lower()[:3] for part in _text(raw).split(",") if part.strip()]
+    unknown = [name for name in names if name not in WEEKDAYS]
+    if unknown or not names:
+        raise ValueError("List working days as mon, tue, wed, thu, fri, sat, sun.")
+    return tuple(sorted({WEEKDAYS.index(name) for name in names}))
+
+
+def _dates(raw: Any) -> tuple[date, ...]:
+    result = []
+    for part in _text(raw).replace(";", ",").replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            result.append(date.fromisoformat(part))
+        except ValueError:
+            raise ValueError(
+                f"{part!r} is not a date in the form YYYY-MM-DD."
+            ) from None
+    return tuple(sorted(set(result)))
+
+
+def _timezone(raw: Any) -> str:
+    text = _text(raw) or "UTC"
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{text!r} is not a time zone such as Europe/Berlin."
+        ) from None
+    return text
+
+
+def _secret(raw: Any) -> Secret:
+    return Secret(_text(raw))
 
 
 SMTP_SCHEMES = {"smtp", "smtps", "submission"}
@@ -281,6 +350,117 @@ FIELDS: tuple[ConfigField, ...] = (
         "A ticket not solved after this many business hours breaches its SLA.",
         _positive_int,
     ),
+    ConfigField(
+        "tracking_silence_days",
+        FieldType.STRING,
+        "5",
+        "Silent tracking (days)",
+        "A shipment without any carrier news for this many days gets a 'delayed' update.",
+        _positive_int,
+    ),
+    ConfigField(
+        "business_timezone",
+        FieldType.STRING,
+        "UTC",
+        "Business time zone",
+        "The time zone of your working days and hours, e.g. Europe/Berlin.",
+        _timezone,
+    ),
+    ConfigField(
+        "business_days",
+        FieldType.STRING,
+        "mon,tue,wed,thu,fri",
+        "Working days",
+        "Comma-separated working days (mon … sun) used for ship-by targets and SLAs.",
+        _weekdays,
+    ),
+    ConfigField(
+        "holidays",
+        FieldType.STRING,
+        "",
+        "Holidays",
+        "Comma-separated dates (YYYY-MM-DD) that are not working days.",
+        _dates,
+    ),
+    ConfigField(
+        "public_url",
+        FieldType.STRING,
+        "",
+        "Public API address",
+        "The address customers reach your Saleor API at, e.g. https://api.example.com; used "
+        "for links in emails (unsubscribe). Leave empty to use the store's PUBLIC_URL.",
+        _http_url,
+    ),
+    ConfigField(
+        "tracking_url_template",
+        FieldType.STRING,
+        "",
+        "Tracking link",
+        "Handlebars template of the carrier's tracking page, e.g. "
+        "https://www.carrier.example/track?id={{tracking_number}}. Empty: no link.",
+        _handlebars,
+    ),
+    ConfigField(
+        "carrier_webhook_secret",
+        FieldType.SECRET,
+        "",
+        "Carrier webhook secret",
+        "Shared secret that signs carrier events posted to webhooks/carrier/ (HMAC-SHA256). "
+        "Empty: the carrier webhook is closed.",
+        _secret,
+    ),
+    ConfigField(
+        "outgoing_webhook_url",
+        FieldType.STRING,
+        "",
+        "Forward updates to URL",
+        "Every customer update is also POSTed as signed JSON to this address (e.g. an SMS or "
+        "chat gateway). Private and loopback addresses are refused.",
+        _http_url,
+    ),
+    ConfigField(
+        "outgoing_webhook_secret",
+        FieldType.SECRET,
+        "",
+        "Forwarding secret",
+        "Signs forwarded updates: header X-Support-Signature = sha256 HMAC of "
+        "'<timestamp>.<body>', timestamp in X-Support-Timestamp.",
+        _secret,
+    ),
+    *(
+        ConfigField(
+            f"notify_{kind.value}",
+            FieldType.BOOLEAN,
+            True,
+            f"Send '{kind.label}' updates",
+            f"Email customers the '{kind.label}' update (needs proactive order updates on).",
+            _parse_bool,
+        )
+        for kind in NotificationKind
+    ),
+    *(
+        field
+        for kind in NotificationKind
+        for field in (
+            ConfigField(
+                f"{kind.value}_subject",
+                FieldType.STRING,
+                "",
+                f"'{kind.label}' email subject",
+                "Handlebars subject line; empty uses the built-in subject in the order's language.",
+                _handlebars,
+            ),
+            ConfigField(
+                f"{kind.value}_template",
+                FieldType.MULTILINE,
+                "",
+                f"'{kind.label}' email body",
+                "Handlebars HTML body; empty uses the built-in template in the order's language. "
+                "Variables: order, fulfillment, carrier, delay, refund, store, unsubscribe_url.",
+                _handlebars,
+            ),
+        )
+    ),
 )
 
 FIELDS_BY_NAME: dict[str, ConfigField] = {field.name: field for field in FIELDS}
@@ -338,6 +518,39 @@ class SupportSettings:
     survey_delay_days: int = 7
     sla_first_response_hours: int = 24
     sla_resolution_hours: int = 72
+    tracking_silence_days: int = 5
+    business_timezone: str = "UTC"
+    business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    holidays: tuple[date, ...] = ()
+    public_url: str = ""
+    tracking_url_template: str = ""
+    carrier_webhook_secret: Secret = dataclasses.field(
+        default_factory=lambda: Secret("")
+    )
+    outgoing_webhook_url: str = ""
+    outgoing_webhook_secret: Secret = dataclasses.field(
+        default_factory=lambda: Secret("")
+    )
+    # Per-kind switches and templates, keyed by the configuration field name.
+    per_kind: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def kind_enabled(self, kind: NotificationKind) -> bool:
+        return bool(self.per_kind.get(f"notify_{kind.value}", True))
+
+    def subject_override(self, kind: NotificationKind) -> str:
+        return str(self.per_kind.get(f"{kind.value}_subject", "") or "")
+
+    def body_override(self, kind: NotificationKind) -> str:
+        return str(self.per_kind.get(f"{kind.value}_template", "") or "")
+
+
+PER_KIND_PREFIXES = tuple(f"notify_{kind.value}" for kind in NotificationKind) + tuple(
+    f"{kind.value}_{suffix}"
+    for kind in NotificationKind
+    for suffix in ("subject", "template")
+)
 
 
 def parse_settings(
@@ -350,7 +563,7 @@ def parse_settings(
     logged by field name, never by value, because values may be secrets.
     """
     values = configuration_to_dict(configuration)
-    parsed: dict[str, Any] = {"active": active}
+    parsed: dict[str, Any] = {"active": active, "per_kind": {}}
     for field in FIELDS:
         raw = values.get(field.name)
         if raw is None:
@@ -362,6 +575,8 @@ def parse_settings(
                 "Invalid stored value for %s; using the default.", field.name
             )
             parsed[field.name] = field.parse(field.default)
+        if field.name in PER_KIND_PREFIXES:
+            parsed["per_kind"][field.name] = parsed.pop(field.name)
     return SupportSettings(**parsed)
 
 

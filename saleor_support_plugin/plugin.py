@@ -14,6 +14,7 @@ from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from . import PLUGIN_ID, PLUGIN_NAME
 from .conf import FIELDS, default_configuration, parse_settings, validate_configuration
 from .routing import handle_request
+from .saleor import hooks
 
 
 def _config_structure() -> dict[str, dict[str, Any]]:
@@ -59,3 +60,66 @@ class SupportPlugin(BasePlugin):
         self, request: Any, path: str, previous_value: Any, **kwargs: Any
     ) -> Any:
         return handle_request(request, path, settings=self.settings)
+
+    # --- order, shipping and return events
+    #
+    # Non-deprecated hooks are used where Saleor has them (order_confirmed,
+    # tracking_number_updated). `notify` events are not: Saleor sends them only
+    # when staff tick "notify customer", and there is none for returns, so the
+    # plugin would miss updates customers expect. The deprecated hooks below fill
+    # those gaps; every one maps to an idempotency key, so two hooks reporting the
+    # same fact record it once. Each hook returns `previous_value` unchanged.
+
+    def order_created(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_created(order)
+        return previous_value
+
+    def order_confirmed(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_confirmed(order)
+        return previous_value
+
+    def order_fully_paid(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_fully_paid(order)
+        return previous_value
+
+    def fulfillment_created(
+        self, fulfillment: Any, previous_value: Any, **kwargs: Any
+    ) -> Any:
+        hooks.fulfillment_created(fulfillment)
+        return previous_value
+
+    def fulfillment_approved(
+        self, fulfillment: Any, previous_value: Any, **kwargs: Any
+    ) -> Any:
+        hooks.fulfillment_created(fulfillment)
+        return previous_value
+
+    def tracking_number_updated(
+        self, fulfillment: Any, previous_value: Any, **kwargs: Any
+    ) -> Any:
+        hooks.tracking_number_updated(fulfillment)
+        return previous_value
+
+    def order_fulfilled(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_fulfilled(order)
+        return previous_value
+
+    def order_cancelled(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_cancelled(order)
+        return previous_value
+
+    def order_refunded(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        hooks.order_refunded(order)
+        return previous_value
+
+    def order_fully_refunded(
+        self, order: Any, previous_value: Any, **kwargs: Any
+    ) -> Any:
+        hooks.order_refunded(order)
+        return previous_value
+
+    def order_updated(self, order: Any, previous_value: Any, **kwargs: Any) -> Any:
+        # Returns (RETURNED / REFUNDED_AND_RETURNED / REPLACED fulfillments) reach
+        # plugins only through this hook.
+        hooks.order_updated(order)
+        return previous_value

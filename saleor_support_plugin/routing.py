@@ -14,6 +14,8 @@ from .conf import SupportSettings
 from .core.http import json_error, not_found
 from .graphql.views import handle_graphql
 from .health import handle_health
+from .notifications.unsubscribe import handle_unsubscribe
+from .webhooks import carrier  # noqa: F401 (registers its handler)
 from .webhooks.registry import dispatch_webhook
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ def _route(request: HttpRequest, path: str, settings: SupportSettings) -> HttpRe
             return handle_graphql(request, settings)
         case ["health"]:
             return handle_health(request, settings)
+        case ["unsubscribe"]:
+            return handle_unsubscribe(request, settings)
         case ["webhooks", source]:
             return dispatch_webhook(request, source, settings)
     return not_found(f"No route for {path!r}.")

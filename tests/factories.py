@@ -44,6 +44,18 @@ class SaleorUser:
 
 
 @dataclass
+class SaleorAddress:
+    first_name: str = ""
+
+
+@dataclass
+class SaleorTransactionItem:
+    """Saleor's TransactionItem (the Transactions API): what the payment app refunded."""
+
+    refunded_value: Decimal = Decimal(0)
+
+
+@dataclass
 class SaleorOrderLine:
     pk: uuid.UUID
     variant_id: int | None
@@ -96,6 +108,9 @@ class SaleorOrder:
     total_gross_amount: Decimal
     lines: RelatedList = field(default_factory=RelatedList)
     fulfillments: RelatedList = field(default_factory=RelatedList)
+    payment_transactions: RelatedList = field(default_factory=RelatedList)
+    payments: RelatedList = field(default_factory=RelatedList)
+    billing_address: SaleorAddress | None = None
 
     @property
     def id(self):
@@ -167,6 +182,8 @@ class SaleorOrderFactory(factory.Factory[SaleorOrder]):
             else [SaleorOrderLineFactory(currency=self.currency)]
         )
         self.fulfillments = RelatedList()
+        self.payment_transactions = RelatedList([SaleorTransactionItem()])
+        self.payments = RelatedList()
 
 
 def fulfill(
@@ -190,3 +207,24 @@ def fulfill(
     order.fulfillments.append(fulfillment)
     order.status = "fulfilled"
     return fulfillment
+
+
+def refund(order: SaleorOrder, amount: Decimal) -> None:
+    """Record a refund the way a payment app reports it (TransactionItem.refunded_value grows)."""
+    order.payment_transactions[0].refunded_value += amount
+
+
+def return_items(order: SaleorOrder, *, status: str = "returned") -> SaleorFulfillment:
+    """Return everything shipped, as orderFulfillmentReturnProducts does: a new fulfillment in a return status."""
+    returned = SaleorFulfillment(
+        pk=next(_fulfillment_ids),
+        order=order,
+        fulfillment_order=len(order.fulfillments) + 1,
+        status=status,
+    )
+    for line in order.lines:
+        if line.quantity_fulfilled:
+            returned.lines.append(SaleorFulfillmentLine(order_line_id=line.pk, quantity=line.quantity_fulfilled))
+    order.fulfillments.append(returned)
+    order.status = "returned"
+    return returned

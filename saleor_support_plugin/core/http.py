@@ -1,11 +1,33 @@
-"""JSON responses shared by every route of the plugin."""
+"""JSON responses and request-body reading shared by every route of the plugin."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """Read the body, refusing more than `limit` bytes before reading when the length is announced."""
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > limit:
+        raise PayloadTooLarge
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise PayloadTooLarge from None
+    if len(body) > limit:
+        raise PayloadTooLarge
+    return body
 
 
 def json_error(

@@ -12,7 +12,7 @@ from graphql.error import format_error as format_graphql_error
 
 from ..auth import AuthenticationFailed, resolve_requestor
 from ..conf import SupportSettings
-from ..core.http import method_not_allowed
+from ..core.http import PayloadTooLarge, method_not_allowed, read_body
 from .context import SupportContext
 from .schema import schema
 
@@ -32,7 +32,9 @@ def graphql_error_response(status: int, code: str, message: str) -> JsonResponse
 def _parse_body(
     request: HttpRequest,
 ) -> tuple[dict[str, Any] | None, JsonResponse | None]:
-    if len(request.body) > MAX_BODY_BYTES:
+    try:
+        body = read_body(request, MAX_BODY_BYTES)
+    except PayloadTooLarge:
         return None, graphql_error_response(
             413, "REQUEST_TOO_LARGE", "The request body is too large."
         )
@@ -42,7 +44,7 @@ def _parse_body(
             415, "UNSUPPORTED_MEDIA_TYPE", "Send the query as application/json."
         )
     try:
-        data = json.loads(request.body or b"null")
+        data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         return None, graphql_error_response(
             400, "INVALID_JSON", "The request body is not valid JSON."

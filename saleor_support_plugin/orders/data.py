@@ -7,9 +7,11 @@ Saleor.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,5 +57,68 @@ class OrderData:
     language_code: str
     currency: str
     total_gross: Decimal
+    total_refunded: Decimal = Decimal(0)
+    customer_first_name: str = ""
     lines: tuple[OrderLineData, ...] = ()
     fulfillments: tuple[FulfillmentData, ...] = field(default=())
+
+    def fulfillment(self, fulfillment_id: str) -> FulfillmentData | None:
+        return next(
+            (f for f in self.fulfillments if f.fulfillment_id == fulfillment_id), None
+        )
+
+
+# --- JSON round trip, for the event log
+
+
+def _line_from(data: dict[str, Any]) -> OrderLineData:
+    return OrderLineData(
+        **{
+            **data,
+            "unit_price_gross": Decimal(data["unit_price_gross"]),
+            "undiscounted_unit_price_gross": Decimal(
+                data["undiscounted_unit_price_gross"]
+            ),
+        }
+    )
+
+
+def fulfillment_from_payload(data: dict[str, Any]) -> FulfillmentData:
+    return FulfillmentData(
+        **{
+            **data,
+            "created_at": datetime.fromisoformat(data["created_at"]),
+            "lines": tuple(FulfillmentLineData(**line) for line in data["lines"]),
+        }
+    )
+
+
+def order_from_payload(data: dict[str, Any]) -> OrderData:
+    return OrderData(
+        **{
+            **data,
+            "created_at": datetime.fromisoformat(data["created_at"]),
+            "total_gross": Decimal(data["total_gross"]),
+            "total_refunded": Decimal(data["total_refunded"]),
+            "lines": tuple(_line_from(line) for line in data["lines"]),
+            "fulfillments": tuple(
+                fulfillment_from_payload(f) for f in data["fulfillments"]
+            ),
+        }
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+def to_payload(data: OrderData | FulfillmentData) -> dict[str, Any]:
+    return _jsonable(dataclasses.asdict(data))

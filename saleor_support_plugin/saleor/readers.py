@@ -53,6 +53,32 @@ def read_fulfillment(fulfillment: Any, *, order_number: Any = None) -> Fulfillme
     )
 
 
+def read_refunded_amount(order: Any) -> Decimal:
+    """Money returned to the customer so far: transactions, plus legacy payments' refunds."""
+    total = sum(
+        (_decimal(t.refunded_value) for t in order.payment_transactions.all()),
+        Decimal(0),
+    )
+    for payment in order.payments.all():
+        total += sum(
+            (
+                _decimal(t.amount)
+                for t in payment.transactions.all()
+                if t.kind == "refund" and t.is_success
+            ),
+            Decimal(0),
+        )
+    return total
+
+
+def _first_name(order: Any) -> str:
+    address = getattr(order, "billing_address", None)
+    if address is not None and address.first_name:
+        return address.first_name
+    user = getattr(order, "user", None)
+    return (user.first_name or "") if user is not None else ""
+
+
 def read_order(order: Any) -> OrderData:
     user_id = getattr(order, "user_id", None)
     return OrderData(
@@ -66,6 +92,8 @@ def read_order(order: Any) -> OrderData:
         language_code=order.language_code or "en",
         currency=order.currency,
         total_gross=_decimal(order.total_gross_amount),
+        total_refunded=read_refunded_amount(order),
+        customer_first_name=_first_name(order),
         lines=tuple(read_line(line) for line in order.lines.all()),
         fulfillments=tuple(
             read_fulfillment(fulfillment, order_number=order.number)

@@ -1,0 +1,18 @@
+"""Django discovers the app's models here; each feature defines its own."""
+
+from .notifications.models import EmailOptOut, Notification
+from .orders.models import (
+    FulfillmentSnapshot,
+    OrderEvent,
+    OrderLineSnapshot,
+    OrderSnapshot,
+)
+
+__all__ = [
+    "EmailOptOut",
+    "FulfillmentSnapshot",
+    "Notification",
+    "OrderEvent",
+    "OrderLineSnapshot",
+    "OrderSnapshot",
+]

@@ -1,0 +1,98 @@
+"""The data a notification carries: what templates and forwarded webhooks see.
+
+Built when the event is processed and stored on the row, so a retry renders
+the same facts even if the order changed meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..conf import SupportSettings
+from ..orders.models import FulfillmentSnapshot, OrderSnapshot
+from .rendering import render_string
+
+
+def _money(amount: Any, currency: str) -> str:
+    return f"{amount} {currency}"
+
+
+def build_context(
+    plan: Any, snapshot: OrderSnapshot, settings: SupportSettings
+) -> dict[str, Any]:
+    lines = list(snapshot.lines.all())
+    context: dict[str, Any] = {
+        "kind": plan.kind.value,
+        "order": {
+            "id": snapshot.order_id,
+            "number": snapshot.number,
+            "customer_email": snapshot.customer_email,
+            "customer_first_name": snapshot.customer_first_name,
+            "placed_at": snapshot.placed_at.date().isoformat(),
+            "total": _money(snapshot.total_gross, snapshot.currency),
+            "currency": snapshot.currency,
+            "lines": [
+                {
+                    "product_name": line.product_name,
+                    "variant_name": line.variant_name,
+                    "quantity": line.quantity,
+                    "sku": line.sku or "",
+                    "unit_price": _money(line.unit_price_gross, line.currency),
+                }
+                for line in lines
+            ],
+        },
+        "store": {"name": settings.sender_name},
+    }
+    extra = dict(plan.context)
+    fulfillment_id = extra.pop("fulfillment_id", None)
+    if fulfillment_id:
+        row = FulfillmentSnapshot.objects.filter(fulfillment_id=fulfillment_id).first()
+        if row is not None:
+            context["fulfillment"] = fulfillment_context(row, settings)
+            if row.carrier_status:
+                context["carrier"] = {
+                    "status": row.carrier_status,
+                    "description": row.carrier_description,
+                    "estimated_delivery": row.estimated_delivery.isoformat()
+                    if row.estimated_delivery
+                    else "",
+                    "name": row.carrier,
+                }
+    if "delay_reason" in extra:
+        estimated = context.get("carrier", {}).get("estimated_delivery", "")
+        context["delay"] = {
+            "reason": extra.pop("delay_reason"),
+            "expected_date": estimated,
+        }
+    if "refund_amount" in extra:
+        context["refund"] = {
+            "amount": _money(extra.pop("refund_amount"), snapshot.currency),
+            "total": _money(extra.pop("refund_total"), snapshot.currency),
+        }
+    if "return_status" in extra:
+        context["return"] = {"status": extra.pop("return_status")}
+    context.update(extra)
+    return context
+
+
+def fulfillment_context(
+    row: FulfillmentSnapshot, settings: SupportSettings
+) -> dict[str, Any]:
+    tracking_url = ""
+    if row.tracking_number and settings.tracking_url_template:
+        tracking_url = render_string(
+            settings.tracking_url_template,
+            {
+                "tracking_number": quote(row.tracking_number, safe=""),
+                "carrier": quote(row.carrier, safe=""),
+            },
+        ).strip()
+    return {
+        "id": row.fulfillment_id,
+        "composed_id": row.composed_id,
+        "status": row.status,
+        "tracking_number": row.tracking_number,
+        "tracking_url": tracking_url,
+    }

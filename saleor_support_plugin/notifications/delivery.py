@@ -1,0 +1,165 @@
+"""Channels: email through SMTP, and signed JSON POSTs to the merchant's URL."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from email.utils import formataddr
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+import requests_hardened
+from django.conf import settings as django_settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from requests_hardened.ip_filter import InvalidIPAddress
+
+from ..conf import SupportSettings
+from ..core.signing import signed_headers
+from .kinds import TRANSACTIONAL_KINDS, NotificationKind
+from .models import Notification, NotificationChannel
+from .rendering import render_email
+from .unsubscribe import unsubscribe_url
+
+SMTP_TIMEOUT_SECONDS = 15
+
+
+class TransientDeliveryError(Exception):
+    """Try again later: the receiver is down, slow or said 4xx."""
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying cannot help: bad address, refused for good, invalid configuration."""
+
+
+def deliver(notification: Notification, settings: SupportSettings) -> None:
+    if notification.channel == NotificationChannel.EMAIL:
+        send_email(notification, settings)
+    elif notification.channel == NotificationChannel.WEBHOOK:
+        post_webhook(notification, settings)
+    else:
+        raise PermanentDeliveryError(f"Unknown channel {notification.channel!r}.")
+
+
+def email_connection(settings: SupportSettings) -> BaseEmailBackend:
+    """Connect to the plugin's own SMTP server when configured, else use the host's backend."""
+    url = settings.smtp_url.reveal()
+    if not url:
+        return get_connection(fail_silently=False)
+    parts = urlsplit(url)
+    query = {
+        key.lower(): values[-1].lower() for key, values in parse_qs(parts.query).items()
+    }
+    use_ssl = parts.scheme == "smtps" or query.get("ssl") in {"true", "1", "yes", "on"}
+    use_tls = not use_ssl and query.get("tls") in {"true", "1", "yes", "on"}
+    default_port = 465 if use_ssl else 587 if parts.scheme == "submission" else 25
+    return get_connection(
+        "django.core.mail.backends.smtp.EmailBackend",
+        host=parts.hostname,
+        port=parts.port or default_port,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        use_tls=use_tls,
+        use_ssl=use_ssl,
+        timeout=SMTP_TIMEOUT_SECONDS,
+        fail_silently=False,
+    )
+
+
+def sender(settings: SupportSettings) -> str:
+    address = settings.sender_address or django_settings.DEFAULT_FROM_EMAIL
+    return (
+        formataddr((settings.sender_name, address)) if settings.sender_name else address
+    )
+
+
+def send_email(notification: Notification, settings: SupportSettings) -> None:
+    kind = NotificationKind(notification.kind)
+    context: dict[str, Any] = dict(notification.context)
+    headers = {"Message-ID": notification.message_id}
+    if kind not in TRANSACTIONAL_KINDS:
+        url = unsubscribe_url(notification.recipient, settings)
+        if url:
+            context["unsubscribe_url"] = url
+            headers["List-Unsubscribe"] = f"<{url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    rendered = render_email(
+        kind, context, language_code=notification.language_code, settings=settings
+    )
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=sender(settings),
+        to=[notification.recipient],
+        headers=headers,
+        connection=email_connection(settings),
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    try:
+        message.send()
+    except smtplib.SMTPResponseException as exc:
+        error = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        if 500 <= exc.smtp_code < 600:
+            raise PermanentDeliveryError(error) from exc
+        raise TransientDeliveryError(error) from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(500 <= code < 600 for code in codes):
+            raise PermanentDeliveryError(f"Recipient refused: {codes}") from exc
+        raise TransientDeliveryError(f"Recipient deferred: {codes}") from exc
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        raise TransientDeliveryError(
+            f"SMTP unavailable: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _http_client() -> requests_hardened.Manager:
+    return requests_hardened.Manager(
+        requests_hardened.Config(
+            default_timeout=(5, 15),
+            never_redirect=True,
+            ip_filter_enable=True,
+            # Only for tests and local development: the merchant's URL is never loopback.
+            ip_filter_allow_loopback_ips=bool(
+                getattr(django_settings, "SUPPORT_WEBHOOK_ALLOW_LOOPBACK", False)
+            ),
+            user_agent_override="saleor-support-plugin",
+        )
+    )
+
+
+def webhook_body(notification: Notification) -> bytes:
+    payload = {
+        "id": str(notification.pk),
+        "type": f"support.order.{notification.kind}",
+        "language": notification.language_code,
+        "created_at": notification.created_at.isoformat(),
+        "data": notification.context,
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def post_webhook(notification: Notification, settings: SupportSettings) -> None:
+    body = webhook_body(notification)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Support-Delivery": str(notification.pk),
+    }
+    secret = settings.outgoing_webhook_secret.reveal()
+    if secret:
+        headers.update(signed_headers(secret, body))
+    try:
+        response = _http_client().send_request(
+            "POST", notification.recipient, data=body, headers=headers
+        )
+    except InvalidIPAddress as exc:
+        raise PermanentDeliveryError(f"Refused address: {exc}") from exc
+    except requests.RequestException as exc:
+        raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+    if 200 <= response.status_code < 300:
+        return
+    error = f"HTTP {response.status_code}"
+    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+        raise TransientDeliveryError(error)
+    raise PermanentDeliveryError(error)

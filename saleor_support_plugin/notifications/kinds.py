@@ -1,0 +1,45 @@
+"""The updates customers get; no Django models here, so configuration can use it."""
+
+from enum import StrEnum
+
+
+class NotificationKind(StrEnum):
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    TRACKING_UPDATED = "tracking_updated"
+    DELAYED = "delayed"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_EXCEPTION = "delivery_exception"
+    CANCELLED = "cancelled"
+    RETURN_RECEIVED = "return_received"
+    REFUND_ISSUED = "refund_issued"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+
+KIND_LABELS = {
+    NotificationKind.CONFIRMED: "Order confirmed",
+    NotificationKind.SHIPPED: "Shipped",
+    NotificationKind.TRACKING_UPDATED: "Tracking updated",
+    NotificationKind.DELAYED: "Delayed",
+    NotificationKind.OUT_FOR_DELIVERY: "Out for delivery",
+    NotificationKind.DELIVERED: "Delivered",
+    NotificationKind.DELIVERY_EXCEPTION: "Delivery problem",
+    NotificationKind.CANCELLED: "Cancelled",
+    NotificationKind.RETURN_RECEIVED: "Return received",
+    NotificationKind.REFUND_ISSUED: "Refund issued",
+}
+
+# Messages consumers are entitled to whatever their preferences: confirmation of
+# the contract, its cancellation and refunds of their money. An opt-out never
+# suppresses these; it suppresses shipping-progress updates.
+TRANSACTIONAL_KINDS = frozenset(
+    {
+        NotificationKind.CONFIRMED,
+        NotificationKind.CANCELLED,
+        NotificationKind.REFUND_ISSUED,
+    }
+)

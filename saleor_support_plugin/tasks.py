@@ -1,0 +1,78 @@
+"""Celery tasks; Celery discovers this module in Saleor and in the sandbox alike.
+
+Tasks only load settings and call services. Retries of deliveries are driven
+by the outbox rows themselves (next_attempt_at), so a lost message, a dead
+worker or a down broker delays a notification but never drops or doubles it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from .notifications.services import (
+    deliver_notification,
+    enqueue_deliveries,
+    sweep_outbox,
+)
+from .orders.delays import detect_delays
+from .orders.services import enqueue_processing, process_event
+from .ports import load_settings
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 30.0
+DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_order_event_task(idempotency_key: str) -> int:
+    return len(process_event(idempotency_key, settings=load_settings()))
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def deliver_notification_task(self, notification_id: str) -> str:
+    result = deliver_notification(notification_id, settings=load_settings())
+    if (
+        result.status == "retry"
+        and result.retry_at is not None
+        and not self.request.is_eager
+    ):
+        # Best effort: if this message is lost, the sweeper re-dispatches the row.
+        deliver_notification_task.apply_async((notification_id,), eta=result.retry_at)
+    return result.status
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox_task() -> None:
+    result = sweep_outbox()
+    for key in result.events:
+        enqueue_processing(key)
+    enqueue_deliveries(result.notifications)
+    if result.events or result.notifications:
+        logger.info(
+            "Outbox sweep re-dispatched %d events, %d notifications",
+            len(result.events),
+            len(result.notifications),
+        )
+
+
+@shared_task(ignore_result=True)
+def detect_delays_task() -> None:
+    settings = load_settings()
+    if settings.active and settings.proactive_updates_enabled:
+        detect_delays(now=timezone.now(), settings=settings)
+
+
+BEAT_SCHEDULE = {
+    "saleor-support-plugin-sweep-outbox": {
+        "task": "saleor_support_plugin.tasks.sweep_outbox_task",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    "saleor-support-plugin-detect-delays": {
+        "task": "saleor_support_plugin.tasks.detect_delays_task",
+        "schedule": DELAY_CHECK_INTERVAL_SECONDS,
+    },
+}
