@@ -10,4 +10,5 @@ else:
         "tests.fixtures.users",
         "tests.fixtures.graphql",
         "tests.fixtures.services",
+        "tests.fixtures.support",
     ]

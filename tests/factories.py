@@ -224,7 +224,11 @@ def return_items(order: SaleorOrder, *, status: str = "returned") -> SaleorFulfi
     )
     for line in order.lines:
         if line.quantity_fulfilled:
-            returned.lines.append(SaleorFulfillmentLine(order_line_id=line.pk, quantity=line.quantity_fulfilled))
+            returned.lines.append(
+                SaleorFulfillmentLine(
+                    order_line_id=line.pk, quantity=line.quantity_fulfilled
+                )
+            )
     order.fulfillments.append(returned)
     order.status = "returned"
     return returned

@@ -17,3 +17,9 @@ EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
 )
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+PUBLIC_URL = "http://testserver"
+# Outgoing webhooks refuse loopback addresses; tests that post to a local
+# receiver switch this on explicitly.
+SUPPORT_WEBHOOK_ALLOW_LOOPBACK = False
+SUPPORT_RETRY_BASE_SECONDS = 30

@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import quote
 
 from ..conf import SupportSettings
+from ..core.money import format_money
 from ..orders.models import FulfillmentSnapshot, OrderSnapshot
 from .rendering import render_string
 
 
 def _money(amount: Any, currency: str) -> str:
-    return f"{amount} {currency}"
+    return format_money(amount, currency)
 
 
 def build_context(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -33,6 +34,13 @@ class _Handler:
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        if self.sink.data_delay:
+            # A slow server: the client waits for "250" while we hold the message.
+            await asyncio.sleep(self.sink.data_delay)
+            if server.transport is None or server.transport.is_closing():
+                # The client vanished before we accepted: like a real MTA, keep nothing.
+                self.sink.dropped += 1
+                return "451 Connection lost before acceptance"
         message = email.message_from_bytes(
             envelope.original_content or envelope.content, policy=email.policy.default
         )
@@ -55,6 +63,8 @@ class SmtpSink:
         self.port = port or free_port()
         self.maildir = maildir
         self.messages: list[ReceivedMail] = []
+        self.data_delay = 0.0  # seconds to wait before accepting a message
+        self.dropped = 0  # messages whose client disconnected before acceptance
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._controller: Controller | None = None

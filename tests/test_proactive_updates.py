@@ -1,0 +1,337 @@
+"""An order's life, fed through the plugin's hooks, produces exactly the expected emails.
+
+Hooks get Saleor-shaped objects (tests/factories.py); Celery runs eagerly and the
+plugin sends through a real SMTP server.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from saleor_support_plugin.notifications.models import Notification, NotificationStatus
+from saleor_support_plugin.orders.models import (
+    FulfillmentSnapshot,
+    OrderEvent,
+    OrderSnapshot,
+)
+from saleor_support_plugin.saleor import hooks
+
+from .factories import (
+    SaleorOrderFactory,
+    SaleorOrderLineFactory,
+    fulfill,
+    refund,
+    return_items,
+)
+from .fixtures.support import carrier_event
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run a block like a Saleor request: hooks' on-commit work executes at the end."""
+
+    def run(callable_, *args):
+        with django_capture_on_commit_callbacks(execute=True):
+            callable_(*args)
+
+    return run
+
+
+def ship(order, on_commit, tracking="1Z999"):
+    """What Saleor's orderFulfill does: tracking hook first, then fulfillment_created, order_fulfilled."""
+    fulfillment = fulfill(order, tracking_number=tracking)
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    on_commit(hooks.fulfillment_created, fulfillment)
+    on_commit(hooks.order_fulfilled, order)
+    return fulfillment
+
+
+def test_order_lifecycle_sends_each_update_once(
+    db, mail_config, smtp_server, on_commit, post_carrier_event
+):
+    # given an order of a customer who writes in English
+    order = SaleorOrderFactory.create(
+        user__email="alice@example.com",
+        user__first_name="Alice",
+        lines=[SaleorOrderLineFactory.create(product_name="Trail Runner", quantity=2)],
+    )
+    # when it goes through its life
+    on_commit(hooks.order_created, order)
+    on_commit(hooks.order_confirmed, order)
+    on_commit(hooks.order_fully_paid, order)
+    ship(order, on_commit, tracking="1Z999")
+    assert (
+        post_carrier_event(
+            carrier_event(event_id="e1", status="in_transit")
+        ).status_code
+        == 202
+    )
+    assert (
+        post_carrier_event(
+            carrier_event(event_id="e2", status="out_for_delivery")
+        ).status_code
+        == 202
+    )
+    assert (
+        post_carrier_event(carrier_event(event_id="e3", status="delivered")).status_code
+        == 202
+    )
+    return_items(order)
+    on_commit(hooks.order_updated, order)
+    refund(order, Decimal("30.00"))
+    on_commit(hooks.order_refunded, order)
+    on_commit(hooks.order_refunded, order)
+    # then
+    mails = smtp_server.wait_for(6)
+    assert [mail.subject for mail in mails] == [
+        f"Your order #{order.number} is confirmed",
+        f"Your order #{order.number} is on its way",
+        f"Your order #{order.number} arrives today",
+        f"Your order #{order.number} was delivered",
+        f"We received your return for order #{order.number}",
+        f"Your refund for order #{order.number}",
+    ]
+    assert {mail.envelope_to for mail in mails} == {("alice@example.com",)}
+    assert {mail.message["From"] for mail in mails} == {
+        "Acme Support <support@acme.example>"
+    }
+    shipped = mails[1]
+    assert "Hi Alice," in shipped.body("plain")
+    assert "Tracking number: 1Z999" in shipped.body("plain")
+    assert "2 x Trail Runner" in shipped.body("plain")
+    assert 'href="https://track.example/1Z999"' in shipped.body("html")
+    assert "We have refunded 30.00 USD" in mails[5].body("plain")
+    # shipping updates carry an unsubscribe link; the confirmation does not
+    assert "unsubscribe" in shipped.message["List-Unsubscribe"]
+    assert mails[0].message["List-Unsubscribe"] is None
+    assert len(smtp_server.messages) == 6
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 6
+
+
+def test_order_in_german_gets_german_emails_and_unknown_language_gets_english(
+    db, mail_config, smtp_server, on_commit
+):
+    german = SaleorOrderFactory.create(language_code="de-DE", user__first_name="Jonas")
+    klingon = SaleorOrderFactory.create(language_code="tlh")
+    on_commit(hooks.order_confirmed, german)
+    on_commit(hooks.order_confirmed, klingon)
+    mails = smtp_server.wait_for(2)
+    by_number = {mail.subject.split("#")[1].split()[0]: mail for mail in mails}
+    assert (
+        by_number[str(german.number)].subject
+        == f"Ihre Bestellung #{german.number} ist bestätigt"
+    )
+    assert "Hallo Jonas," in by_number[str(german.number)].body("plain")
+    assert (
+        by_number[str(klingon.number)].subject
+        == f"Your order #{klingon.number} is confirmed"
+    )
+
+
+def test_every_hook_called_twice_sends_nothing_twice(
+    db, mail_config, smtp_server, on_commit, post_carrier_event
+):
+    # given
+    order = SaleorOrderFactory.create()
+    steps = [
+        (hooks.order_created, lambda: order),
+        (hooks.order_confirmed, lambda: order),
+        (hooks.order_cancelled, lambda: order),
+    ]
+    # when every hook fires twice
+    for hook, subject in steps:
+        on_commit(hook, subject())
+        on_commit(hook, subject())
+    shipped_order = SaleorOrderFactory.create()
+    fulfillment = fulfill(shipped_order, tracking_number="TRK-2")
+    for _ in range(2):
+        on_commit(hooks.tracking_number_updated, fulfillment)
+        on_commit(hooks.fulfillment_created, fulfillment)
+        on_commit(hooks.order_fulfilled, shipped_order)
+        on_commit(hooks.order_updated, shipped_order)
+    event = carrier_event(event_id="dup-1", tracking_number="TRK-2", status="delivered")
+    first, replay = post_carrier_event(event), post_carrier_event(event)
+    # then
+    assert (first.status_code, replay.status_code) == (202, 409)
+    assert replay.json()["error"]["code"] == "duplicate_event"
+    mails = smtp_server.wait_for(4)
+    subjects = sorted(mail.subject for mail in mails)
+    assert subjects == sorted(
+        [
+            f"Your order #{order.number} is confirmed",
+            f"Your order #{order.number} was cancelled",
+            f"Your order #{shipped_order.number} is on its way",
+            f"Your order #{shipped_order.number} was delivered",
+        ]
+    )
+    assert len(smtp_server.messages) == 4
+    assert OrderEvent.objects.filter(order_id=str(order.pk)).count() == 3
+
+
+def test_new_tracking_number_sends_tracking_updated(
+    db, mail_config, smtp_server, on_commit
+):
+    order = SaleorOrderFactory.create()
+    fulfillment = ship(order, on_commit, tracking="OLD-1")
+    fulfillment.tracking_number = "NEW-2"
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    mails = smtp_server.wait_for(2)
+    assert [mail.subject for mail in mails] == [
+        f"Your order #{order.number} is on its way",
+        f"New tracking details for order #{order.number}",
+    ]
+    assert "NEW-2" in mails[1].body("plain")
+    assert (
+        FulfillmentSnapshot.objects.get(
+            fulfillment_id=str(fulfillment.pk)
+        ).tracking_number
+        == "NEW-2"
+    )
+
+
+def test_fulfillment_waiting_for_approval_is_announced_when_approved(
+    db, mail_config, smtp_server, on_commit
+):
+    order = SaleorOrderFactory.create()
+    fulfillment = fulfill(
+        order, tracking_number="WAIT-1", status="waiting_for_approval"
+    )
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    on_commit(hooks.fulfillment_created, fulfillment)
+    assert smtp_server.messages == []
+    fulfillment.status = "fulfilled"
+    on_commit(hooks.fulfillment_created, fulfillment)  # Saleor's fulfillment_approved
+    assert [mail.subject for mail in smtp_server.wait_for(1)] == [
+        f"Your order #{order.number} is on its way"
+    ]
+
+
+@pytest.mark.parametrize("status", ["returned", "refunded_and_returned", "replaced"])
+def test_each_return_is_reported_once(db, mail_config, smtp_server, on_commit, status):
+    order = SaleorOrderFactory.create()
+    ship(order, on_commit)
+    return_items(order, status=status)
+    on_commit(hooks.order_updated, order)
+    order.status = "returned-and-touched"  # another order_updated with a new state
+    on_commit(hooks.order_updated, order)
+    mails = smtp_server.wait_for(2)
+    assert [mail.subject for mail in mails] == [
+        f"Your order #{order.number} is on its way",
+        f"We received your return for order #{order.number}",
+    ]
+    assert len(smtp_server.messages) == 2
+
+
+def test_two_refunds_send_two_refund_emails_with_their_amounts(
+    db, mail_config, smtp_server, on_commit
+):
+    order = SaleorOrderFactory.create()
+    refund(order, Decimal("10.00"))
+    on_commit(hooks.order_refunded, order)
+    refund(order, Decimal("5.50"))
+    on_commit(hooks.order_refunded, order)
+    on_commit(hooks.order_refunded, order)
+    mails = smtp_server.wait_for(2)
+    assert [
+        "We have refunded 10.00 USD" in mails[0].body("plain"),
+        "We have refunded 5.50 USD" in mails[1].body(),
+    ] == [
+        True,
+        True,
+    ]
+    assert len(smtp_server.messages) == 2
+    assert OrderSnapshot.objects.get(order_id=str(order.pk)).total_refunded == Decimal(
+        "15.50"
+    )
+
+
+def test_snapshot_keeps_what_support_needs(db, mail_config, on_commit):
+    order = SaleorOrderFactory.create(
+        language_code="de",
+        lines=[SaleorOrderLineFactory.create(product_sku="SKU-1", quantity=3)],
+    )
+    fulfillment = ship(order, on_commit, tracking="ZX-1")
+    snapshot = OrderSnapshot.objects.get(order_id=str(order.pk))
+    assert snapshot.number == str(order.number)
+    assert snapshot.language_code == "de"
+    assert snapshot.status == "fulfilled"
+    (line,) = snapshot.lines.all()
+    assert (
+        line.sku,
+        line.quantity,
+        line.quantity_fulfilled,
+        line.unit_price_gross,
+    ) == (
+        "SKU-1",
+        3,
+        3,
+        Decimal("59.900"),
+    )
+    (shipment,) = snapshot.fulfillments.all()
+    assert (shipment.fulfillment_id, shipment.tracking_number, shipment.status) == (
+        str(fulfillment.pk),
+        "ZX-1",
+        "fulfilled",
+    )
+
+
+def test_switched_off_update_is_suppressed_with_reason(
+    db, mail_config, smtp_server, on_commit
+):
+    mail_config(notify_confirmed=False)
+    order = SaleorOrderFactory.create()
+    on_commit(hooks.order_confirmed, order)
+    on_commit(hooks.order_cancelled, order)
+    assert [mail.subject for mail in smtp_server.wait_for(1)] == [
+        f"Your order #{order.number} was cancelled"
+    ]
+    suppressed = Notification.objects.get(kind="confirmed")
+    assert suppressed.status == NotificationStatus.SUPPRESSED
+    assert suppressed.reason == "'Order confirmed' updates are switched off"
+
+
+def test_proactive_updates_off_sends_nothing(db, mail_config, smtp_server, on_commit):
+    mail_config(proactive_updates_enabled=False)
+    on_commit(hooks.order_confirmed, SaleorOrderFactory.create())
+    assert smtp_server.messages == []
+    assert (
+        Notification.objects.get().reason == "proactive order updates are switched off"
+    )
+
+
+def test_merchant_templates_replace_the_built_in_ones(
+    db, mail_config, smtp_server, on_commit
+):
+    mail_config(
+        shipped_subject="{{store.name}}: order {{order.number}} shipped!",
+        shipped_template="<h1>On its way</h1><p>Track: {{fulfillment.tracking_number}} &amp; more</p>",
+    )
+    order = SaleorOrderFactory.create()
+    ship(order, on_commit, tracking="CUSTOM-9")
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.subject == f"Acme Support: order {order.number} shipped!"
+    assert "<h1>On its way</h1>" in mail.body("html")
+    assert "Track: CUSTOM-9 & more" in mail.body("plain")
+
+
+def test_hook_failure_is_logged_and_never_raises(db, caplog, on_commit):
+    class Broken:
+        pk = "x"
+
+        @property
+        def lines(self):
+            raise RuntimeError("database went away")
+
+    on_commit(hooks.order_confirmed, Broken())
+    assert "Support plugin hook order_confirmed failed" in caplog.text
+    assert OrderEvent.objects.count() == 0
+
+
+def test_guest_order_is_emailed_at_its_order_address(
+    db, mail_config, smtp_server, on_commit
+):
+    order = SaleorOrderFactory.create(user=None, user_email="Guest@Example.com")
+    on_commit(hooks.order_confirmed, order)
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.envelope_to == ("guest@example.com",)
