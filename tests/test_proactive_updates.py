@@ -38,7 +38,7 @@ def on_commit(django_capture_on_commit_callbacks):
 
 
 def ship(order, on_commit, tracking="1Z999"):
-    """What Saleor's orderFulfill does: tracking hook first, then fulfillment_created, order_fulfilled."""
+    """Ship like Saleor's orderFulfill: tracking hook first, then fulfillment_created, order_fulfilled."""
     fulfillment = fulfill(order, tracking_number=tracking)
     on_commit(hooks.tracking_number_updated, fulfillment)
     on_commit(hooks.fulfillment_created, fulfillment)
