@@ -26,17 +26,6 @@ from .factories import (
 from .fixtures.support import carrier_event
 
 
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run a block like a Saleor request: hooks' on-commit work executes at the end."""
-
-    def run(callable_, *args):
-        with django_capture_on_commit_callbacks(execute=True):
-            callable_(*args)
-
-    return run
-
-
 def ship(order, on_commit, tracking="1Z999"):
     """Ship like Saleor's orderFulfill: tracking hook first, then fulfillment_created, order_fulfilled."""
     fulfillment = fulfill(order, tracking_number=tracking)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Concat
 
 from ..conf import SupportSettings
 from ..core.calendar import BusinessCalendar
@@ -69,15 +70,14 @@ def detect_delays(*, now: datetime, settings: SupportSettings) -> list[str]:
         .annotate(
             flagged=Exists(
                 OrderEvent.objects.filter(
-                    type=OrderEventType.DELAY_TRACKING_SILENT,
-                    payload__extra__fulfillment_id=OuterRef("fulfillment_id"),
+                    idempotency_key=Concat(Value("delay:silent:"), OuterRef("fulfillment_id"))
                 )
             ),
+            # A carrier problem already sent this shipment's one delay-class update.
             announced=Exists(
                 Notification.objects.filter(
-                    dedupe_key__startswith="delayed:",
-                    order_id=OuterRef("order__order_id"),
-                ).filter(context__fulfillment__id=OuterRef("fulfillment_id"))
+                    dedupe_key=Concat(Value("delayed:"), OuterRef("fulfillment_id"), Value(":email"))
+                )
             ),
         )
         .filter(flagged=False, announced=False)
