@@ -22,4 +22,5 @@ PUBLIC_URL = "http://testserver"
 # Outgoing webhooks refuse loopback addresses; tests that post to a local
 # receiver switch this on explicitly.
 SUPPORT_WEBHOOK_ALLOW_LOOPBACK = False
-SUPPORT_RETRY_BASE_SECONDS = 30
+SUPPORT_RETRY_BASE_SECONDS = float(os.environ.get("SUPPORT_RETRY_BASE_SECONDS", 30))
+SUPPORT_STUCK_AFTER_SECONDS = float(os.environ.get("SUPPORT_STUCK_AFTER_SECONDS", 120))

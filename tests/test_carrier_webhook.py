@@ -18,7 +18,12 @@ def carrier_url(live_server, support_config):
 
 
 def post(url, body, headers=None):
-    return requests.post(url, data=body, headers={"Content-Type": "application/json", **(headers or {})}, timeout=10)
+    return requests.post(
+        url,
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        timeout=10,
+    )
 
 
 def test_valid_event_is_accepted_and_logged_once(carrier_url):
@@ -35,11 +40,18 @@ def test_replayed_event_id_is_rejected_and_changes_nothing(carrier_url):
     raw, headers = signed_carrier_request(carrier_event(event_id="replay-1"))
     assert post(carrier_url, raw, headers).status_code == 202
     # the same event id again, even re-signed with a new body
-    raw2, headers2 = signed_carrier_request(carrier_event(event_id="replay-1", status="delivered"))
+    raw2, headers2 = signed_carrier_request(
+        carrier_event(event_id="replay-1", status="delivered")
+    )
     response = post(carrier_url, raw2, headers2)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "duplicate_event"
-    assert OrderEvent.objects.get(idempotency_key="carrier:replay-1").payload["extra"]["status"] == "out_for_delivery"
+    assert (
+        OrderEvent.objects.get(idempotency_key="carrier:replay-1").payload["extra"][
+            "status"
+        ]
+        == "out_for_delivery"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,21 +59,36 @@ def test_replayed_event_id_is_rejected_and_changes_nothing(carrier_url):
     [
         ({}, "signature_missing"),
         ({"X-Support-Timestamp": "{now}"}, "signature_missing"),
-        ({"X-Support-Timestamp": "{now}", "X-Support-Signature": "sha256=" + "0" * 64}, "invalid_signature"),
-        ({"X-Support-Timestamp": "yesterday", "X-Support-Signature": "sha256=abc"}, "invalid_timestamp"),
+        (
+            {
+                "X-Support-Timestamp": "{now}",
+                "X-Support-Signature": "sha256=" + "0" * 64,
+            },
+            "invalid_signature",
+        ),
+        (
+            {"X-Support-Timestamp": "yesterday", "X-Support-Signature": "sha256=abc"},
+            "invalid_timestamp",
+        ),
     ],
 )
 def test_unsigned_or_badly_signed_request_is_401(carrier_url, headers, code):
     raw = json.dumps(carrier_event()).encode()
     now = str(int(time.time()))
-    response = post(carrier_url, raw, {key: value.replace("{now}", now) for key, value in headers.items()})
+    response = post(
+        carrier_url,
+        raw,
+        {key: value.replace("{now}", now) for key, value in headers.items()},
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == code
     assert OrderEvent.objects.count() == 0
 
 
 def test_signature_with_another_secret_is_401(carrier_url):
-    raw, headers = signed_carrier_request(carrier_event(), secret="not-the-store-secret")
+    raw, headers = signed_carrier_request(
+        carrier_event(), secret="not-the-store-secret"
+    )
     response = post(carrier_url, raw, headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_signature"
@@ -91,8 +118,14 @@ def test_stale_or_future_timestamp_is_401(carrier_url, age):
         (json.dumps(carrier_event(tracking_number=None)).encode(), "tracking_number"),
         (json.dumps(carrier_event(tracking_number=123)).encode(), "tracking_number"),
         (json.dumps(carrier_event(occurred_at="yesterday")).encode(), "occurred_at"),
-        (json.dumps(carrier_event(occurred_at="2026-11-23T08:15:00")).encode(), "occurred_at"),
-        (json.dumps(carrier_event(estimated_delivery="soon")).encode(), "estimated_delivery"),
+        (
+            json.dumps(carrier_event(occurred_at="2026-11-23T08:15:00")).encode(),
+            "occurred_at",
+        ),
+        (
+            json.dumps(carrier_event(estimated_delivery="soon")).encode(),
+            "estimated_delivery",
+        ),
         (json.dumps(carrier_event(description="x" * 1001)).encode(), "description"),
     ],
 )
@@ -128,15 +161,24 @@ def test_get_is_405(carrier_url):
 
 
 def test_description_is_stored_as_plain_text(carrier_url):
-    event = carrier_event(event_id="xss-1", description="<script>alert(1)</script>Left at <b>door</b> &amp; porch")
+    event = carrier_event(
+        event_id="xss-1",
+        description="<script>alert(1)</script>Left at <b>door</b> &amp; porch",
+    )
     raw, headers = signed_carrier_request(event)
     assert post(carrier_url, raw, headers).status_code == 202
-    stored = OrderEvent.objects.get(idempotency_key="carrier:xss-1").payload["extra"]["description"]
+    stored = OrderEvent.objects.get(idempotency_key="carrier:xss-1").payload["extra"][
+        "description"
+    ]
     assert stored == "Left at door & porch"
 
 
-def test_unknown_tracking_number_waits_then_is_given_up(carrier_url, django_capture_on_commit_callbacks):
-    raw, headers = signed_carrier_request(carrier_event(event_id="orphan-1", tracking_number="NOPE"))
+def test_unknown_tracking_number_waits_then_is_given_up(
+    carrier_url, django_capture_on_commit_callbacks
+):
+    raw, headers = signed_carrier_request(
+        carrier_event(event_id="orphan-1", tracking_number="NOPE")
+    )
     assert post(carrier_url, raw, headers).status_code == 202
     event = OrderEvent.objects.get(idempotency_key="carrier:orphan-1")
     assert event.processed_at is None

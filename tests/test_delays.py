@@ -21,7 +21,9 @@ FRIDAY_AFTERNOON = datetime(2026, 11, 20, 16, 0, tzinfo=BERLIN)
 
 
 def calendar(**config) -> BusinessCalendar:
-    return BusinessCalendar.from_settings(parse_settings({"business_timezone": "Europe/Berlin", **config}, active=True))
+    return BusinessCalendar.from_settings(
+        parse_settings({"business_timezone": "Europe/Berlin", **config}, active=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -30,11 +32,19 @@ def calendar(**config) -> BusinessCalendar:
         # Friday order, 2 business days: Monday is day 1, Tuesday day 2 → end of Tuesday
         (FRIDAY_AFTERNOON, 2, datetime(2026, 11, 25, 0, 0, tzinfo=BERLIN)),
         # Saturday order: day 0 is Monday → end of Wednesday
-        (datetime(2026, 11, 21, 10, 0, tzinfo=BERLIN), 2, datetime(2026, 11, 26, 0, 0, tzinfo=BERLIN)),
+        (
+            datetime(2026, 11, 21, 10, 0, tzinfo=BERLIN),
+            2,
+            datetime(2026, 11, 26, 0, 0, tzinfo=BERLIN),
+        ),
         # same-day target
         (FRIDAY_AFTERNOON, 0, datetime(2026, 11, 21, 0, 0, tzinfo=BERLIN)),
         # 23:30 UTC on Sunday is already Monday in Berlin
-        (datetime(2026, 11, 22, 23, 30, tzinfo=UTC), 1, datetime(2026, 11, 25, 0, 0, tzinfo=BERLIN)),
+        (
+            datetime(2026, 11, 22, 23, 30, tzinfo=UTC),
+            1,
+            datetime(2026, 11, 25, 0, 0, tzinfo=BERLIN),
+        ),
     ],
 )
 def test_ship_by_counts_business_days_in_the_merchants_time_zone(placed, days, ship_by):
@@ -43,24 +53,34 @@ def test_ship_by_counts_business_days_in_the_merchants_time_zone(placed, days, s
 
 def test_holidays_are_not_business_days():
     cal = calendar(holidays="2026-11-23, 2026-11-24")
-    assert cal.ship_by(FRIDAY_AFTERNOON, 2) == datetime(2026, 11, 27, 0, 0, tzinfo=BERLIN)
+    assert cal.ship_by(FRIDAY_AFTERNOON, 2) == datetime(
+        2026, 11, 27, 0, 0, tzinfo=BERLIN
+    )
     assert not cal.is_business_day(date(2026, 11, 23))
 
 
 def test_custom_working_days():
     cal = calendar(business_days="mon,tue,wed,thu,fri,sat")
-    assert cal.ship_by(FRIDAY_AFTERNOON, 1) == datetime(2026, 11, 22, 0, 0, tzinfo=BERLIN)
+    assert cal.ship_by(FRIDAY_AFTERNOON, 1) == datetime(
+        2026, 11, 22, 0, 0, tzinfo=BERLIN
+    )
 
 
 @pytest.fixture
 def delay_config(mail_config):
-    mail_config(business_timezone="Europe/Berlin", delay_threshold_days="2", tracking_silence_days="3")
+    mail_config(
+        business_timezone="Europe/Berlin",
+        delay_threshold_days="2",
+        tracking_silence_days="3",
+    )
     from saleor_support_plugin.ports import load_settings
 
     return load_settings
 
 
-def test_unshipped_order_is_delayed_once_after_the_ship_by_day(db, delay_config, smtp_server, on_commit):
+def test_unshipped_order_is_delayed_once_after_the_ship_by_day(
+    db, delay_config, smtp_server, on_commit
+):
     # given an order placed on Friday afternoon
     with time_machine.travel(FRIDAY_AFTERNOON, tick=False):
         order = SaleorOrderFactory.create(created_at=FRIDAY_AFTERNOON)
@@ -84,7 +104,9 @@ def test_unshipped_order_is_delayed_once_after_the_ship_by_day(db, delay_config,
 def test_shipped_or_cancelled_orders_are_not_delayed(db, delay_config, on_commit):
     with time_machine.travel(FRIDAY_AFTERNOON, tick=False):
         shipped = SaleorOrderFactory.create(created_at=FRIDAY_AFTERNOON)
-        cancelled = SaleorOrderFactory.create(created_at=FRIDAY_AFTERNOON, status="canceled")
+        cancelled = SaleorOrderFactory.create(
+            created_at=FRIDAY_AFTERNOON, status="canceled"
+        )
         on_commit(hooks.order_created, shipped)
         on_commit(hooks.order_created, cancelled)
         fulfill(shipped)  # no tracking number: nothing for the silence check
@@ -138,10 +160,20 @@ def test_carrier_exception_counts_as_the_shipments_one_delay_update(
     order = SaleorOrderFactory.create()
     fulfillment = fulfill(order, tracking_number="EXC-1")
     on_commit(hooks.fulfillment_created, fulfillment)
-    event = carrier_event(event_id="x1", tracking_number="EXC-1", status="exception", description="Address not found")
+    event = carrier_event(
+        event_id="x1",
+        tracking_number="EXC-1",
+        status="exception",
+        description="Address not found",
+    )
     assert post_carrier_event(event).status_code == 202
     # a second problem and later silence add nothing
-    assert post_carrier_event({**event, "event_id": "x2", "status": "failed_attempt"}).status_code == 202
+    assert (
+        post_carrier_event(
+            {**event, "event_id": "x2", "status": "failed_attempt"}
+        ).status_code
+        == 202
+    )
     later = datetime.now(UTC) + timedelta(days=30)
     on_commit(lambda: detect_delays(now=later, settings=delay_config()))
     mails = smtp_server.wait_for(2)

@@ -70,13 +70,17 @@ def detect_delays(*, now: datetime, settings: SupportSettings) -> list[str]:
         .annotate(
             flagged=Exists(
                 OrderEvent.objects.filter(
-                    idempotency_key=Concat(Value("delay:silent:"), OuterRef("fulfillment_id"))
+                    idempotency_key=Concat(
+                        Value("delay:silent:"), OuterRef("fulfillment_id")
+                    )
                 )
             ),
             # A carrier problem already sent this shipment's one delay-class update.
             announced=Exists(
                 Notification.objects.filter(
-                    dedupe_key=Concat(Value("delayed:"), OuterRef("fulfillment_id"), Value(":email"))
+                    dedupe_key=Concat(
+                        Value("delayed:"), OuterRef("fulfillment_id"), Value(":email")
+                    )
                 )
             ),
         )

@@ -33,7 +33,14 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.lower() in self.sink.rejected_recipients:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.sink.data_started += 1
         if self.sink.data_delay:
             # A slow server: the client waits for "250" while we hold the message.
             await asyncio.sleep(self.sink.data_delay)
@@ -65,6 +72,8 @@ class SmtpSink:
         self.messages: list[ReceivedMail] = []
         self.data_delay = 0.0  # seconds to wait before accepting a message
         self.dropped = 0  # messages whose client disconnected before acceptance
+        self.data_started = 0  # DATA commands received (accepted or not)
+        self.rejected_recipients: set[str] = set()  # answered 550 at RCPT
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._controller: Controller | None = None

@@ -10,6 +10,8 @@ from saleor_support_plugin import PLUGIN_ID
 
 PLUGIN_PATH = "saleor_support_plugin.plugin.SupportPlugin"
 PLUGIN_GRAPHQL_URL = f"/plugins/global/{PLUGIN_ID}/graphql/"
+SUPPORT_SENDER_NAME = "Shop Support"
+SUPPORT_SENDER_ADDRESS = "support@shop.example"
 
 
 @pytest.fixture
@@ -19,6 +21,17 @@ def support_plugin(settings):
     return PluginConfiguration.objects.create(
         identifier=PLUGIN_ID, name="Customer Support", active=True, configuration=[]
     )
+
+
+@pytest.fixture
+def support_plugin_with_sender(support_plugin):
+    """The plugin sending from its own address, so its emails are told apart."""
+    support_plugin.configuration = [
+        {"name": "sender_name", "value": SUPPORT_SENDER_NAME},
+        {"name": "sender_address", "value": SUPPORT_SENDER_ADDRESS},
+    ]
+    support_plugin.save(update_fields=["configuration"])
+    return support_plugin
 
 
 @pytest.fixture

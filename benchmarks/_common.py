@@ -1,0 +1,141 @@
+"""Shared plumbing of the benchmarks: database, Django, statistics, output."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sandbox.services.postgres import LocalPostgres
+from sandbox.services.redis import LocalRedis
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def database_url(name: str) -> str:
+    """Return BENCH_DATABASE_URL, or a database `name` on the local cluster (created)."""
+    explicit = os.environ.get("BENCH_DATABASE_URL")
+    if explicit:
+        return explicit
+    cluster = LocalPostgres.default()
+    cluster.ensure_running()
+    cluster.ensure_database(name)
+    return cluster.url(name)
+
+
+def redis_or_none() -> LocalRedis | None:
+    """Start the local Redis if possible; None when redis-server is not installed."""
+    server = LocalRedis.default()
+    try:
+        server.ensure_running()
+    except (RuntimeError, OSError) as exc:
+        out(f"(Redis unavailable: {exc})")
+        return None
+    return server
+
+
+def setup_django(database: str, env: dict[str, str] | None = None) -> str:
+    """Point the test settings at the benchmark database, set Django up, migrate.
+
+    Everything here must happen before the first import of `sandbox.celery` or
+    Django settings; `env` is exported too, so child processes inherit it.
+    """
+    url = database_url(database)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.update(env or {})
+
+    import django
+
+    django.setup()
+
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
+
+
+def clear_plugin_rows() -> None:
+    """Delete everything the plugin wrote (the benchmark database is ours alone)."""
+    from saleor_support_plugin.notifications.models import Notification
+    from saleor_support_plugin.orders.models import OrderEvent, OrderSnapshot
+
+    Notification.objects.all().delete()
+    OrderEvent.objects.all().delete()
+    OrderSnapshot.objects.all().delete()  # cascades to lines and fulfillments
+
+
+def make_order(n_lines: int = 3, *, fulfilled: bool = True) -> Any:
+    """Return a Saleor-shaped order with `n_lines` lines (fulfilled, refunded a bit)."""
+    from tests.factories import (
+        SaleorOrderFactory,
+        SaleorOrderLineFactory,
+        fulfill,
+        refund,
+    )
+
+    lines = [SaleorOrderLineFactory() for _ in range(n_lines)]
+    order: Any = SaleorOrderFactory(
+        lines=lines,
+        total_gross_amount=sum(
+            (line.unit_price_gross_amount for line in lines), Decimal(0)
+        ),
+    )
+    if fulfilled:
+        fulfill(order, tracking_number=f"1ZBENCH{order.number}")
+        refund(order, Decimal("10.00"))
+    return order
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Latency figures of a list of samples in nanoseconds, reported in µs."""
+
+    count: int
+    median_us: float
+    p95_us: float
+    mean_us: float
+    min_us: float
+    max_us: float
+
+    @classmethod
+    def of(cls, samples_ns: Sequence[int]) -> Stats:
+        ordered = sorted(samples_ns)
+        rank95 = max(math.ceil(0.95 * len(ordered)) - 1, 0)
+        return cls(
+            count=len(ordered),
+            median_us=statistics.median(ordered) / 1000,
+            p95_us=ordered[rank95] / 1000,
+            mean_us=statistics.fmean(ordered) / 1000,
+            min_us=ordered[0] / 1000,
+            max_us=ordered[-1] / 1000,
+        )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print an aligned table: the first column left-aligned, the others right."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [
+        max([len(headers[i]), *(len(row[i]) for row in cells)])
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            value.ljust(width) if i == 0 else value.rjust(width)
+            for i, (value, width) in enumerate(zip(values, widths, strict=True))
+        )
+
+    out(line(headers))
+    out(line(["-" * width for width in widths]))
+    for row in cells:
+        out(line(row))

@@ -1,0 +1,743 @@
+"""What a SupportPlugin hook adds to Saleor's request path.
+
+Run: `.venv/bin/python -m benchmarks.hook_cost [--calls 2000] [--commits 500]`.
+
+Part 1 calls every hook of `saleor_support_plugin.saleor.hooks` with Saleor-shaped
+factory objects (an order with 3 lines and a fulfillment) inside a transaction
+that is rolled back, the way the hook runs inside Saleor's mutation: SQL
+statements per call, their kinds, latency of a first recording (INSERT) and of a
+repeat (ON CONFLICT no-op), and proof that nothing but the one statement happens
+(no socket traffic from Python, no Celery publish, no rendering).
+
+Part 2 commits real mutations against a real Redis broker: the cost of the
+on-commit enqueue that follows Saleor's COMMIT, and what it costs when the broker
+is unreachable (run in a child process so the broker URL can differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import logging
+import os
+import pstats
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._common import Stats, clear_plugin_rows, make_order, out, redis_or_none, table
+
+DATABASE = "support_bench_hooks"
+BROKER_DB = 13  # a Redis database of its own: nothing consumes it, flushed after
+WARMUP = 200  # per hook; the second half is also the sample for query capture
+BROKER_DOWN_COMMITS = 3
+
+# name, what the hook takes ("order" or "fulfillment")
+HOOKS: tuple[tuple[str, str], ...] = (
+    ("order_created", "order"),
+    ("order_confirmed", "order"),
+    ("order_cancelled", "order"),
+    ("order_updated", "order"),
+    ("order_refunded", "order"),
+    ("fulfillment_created", "fulfillment"),
+    ("tracking_number_updated", "fulfillment"),
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = REPO_ROOT / "saleor_support_plugin"
+# Modules whose presence in a hook's call graph would mean work that does not belong
+# in Saleor's request path.
+FORBIDDEN = (
+    "saleor_support_plugin.notifications",
+    "saleor_support_plugin.tasks",
+    "pybars",
+    "celery",
+    "kombu",
+    "redis",
+    "smtplib",
+    "django.template",
+    "django.core.mail",
+    "requests",
+)
+
+
+# --- instruments
+
+
+class SocketSpy:
+    """Count Python-level socket operations (Redis, SMTP, HTTP; not libpq's)."""
+
+    METHODS = (
+        "connect",
+        "connect_ex",
+        "send",
+        "sendall",
+        "sendto",
+        "recv",
+        "recv_into",
+        "recvfrom",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._originals: dict[str, Any] = {}
+
+    def install(self) -> None:
+        for name in self.METHODS:
+            original = getattr(socket.socket, name)
+            self._originals[name] = original
+            setattr(socket.socket, name, self._wrap(original))
+        self._originals["getaddrinfo"] = socket.getaddrinfo
+        socket.getaddrinfo = self._wrap(socket.getaddrinfo)
+
+    def _wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        spy = self
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            spy.calls += 1
+            return original(*args, **kwargs)
+
+        return counted
+
+    def uninstall(self) -> None:
+        socket.getaddrinfo = self._originals.pop("getaddrinfo")
+        for name, original in self._originals.items():
+            setattr(socket.socket, name, original)
+        self._originals.clear()
+
+
+class PublishCounter:
+    """Count Celery task publishes (before_task_publish fires in the publisher)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def install(self) -> None:
+        from celery.signals import before_task_publish
+
+        before_task_publish.connect(self._on_publish, weak=False)
+
+    def _on_publish(self, *args: Any, **kwargs: Any) -> None:
+        self.count += 1
+
+
+class LogCounter(logging.Handler):
+    """Count warnings and errors the plugin logs (a hook swallows its exceptions)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.count = 0
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        self.last = record.getMessage()
+
+
+@dataclass
+class Instruments:
+    sockets: SocketSpy = field(default_factory=SocketSpy)
+    publishes: PublishCounter = field(default_factory=PublishCounter)
+    logs: LogCounter = field(default_factory=LogCounter)
+
+    def install(self) -> None:
+        self.sockets.install()
+        self.publishes.install()
+        plugin_logger = logging.getLogger("saleor_support_plugin")
+        plugin_logger.addHandler(self.logs)
+        # Keep swallowed exceptions off the terminal: they are counted and reported.
+        plugin_logger.propagate = False
+
+    def uninstall(self) -> None:
+        self.sockets.uninstall()
+        logging.getLogger("saleor_support_plugin").removeHandler(self.logs)
+
+
+# --- part 1: the hook call itself
+
+
+def hook_target(obj: Any, takes: str) -> Any:
+    return obj.fulfillments[0] if takes == "fulfillment" else obj
+
+
+def statement_kind(sql: str) -> str:
+    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return word if word in {"INSERT", "SELECT", "UPDATE", "DELETE"} else "other"
+
+
+@dataclass
+class Pass:
+    """One pass of calls: latency, SQL and side effects."""
+
+    stats: Stats
+    queries_per_call: float
+    kinds: dict[str, float]
+    rows_added: int
+    on_commit_added: int
+    socket_ops: int
+    publishes: int
+    errors: int
+    statements: list[str]
+
+
+@dataclass
+class HookResult:
+    name: str
+    payload_bytes: int
+    python_us: float
+    first: Pass
+    repeat: Pass
+
+
+def run_pass(
+    hook: Callable[[Any], None],
+    takes: str,
+    capture_objects: list[Any],
+    timed_objects: list[Any],
+    instruments: Instruments,
+) -> Pass:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from saleor_support_plugin.orders.models import OrderEvent
+
+    rows_before = OrderEvent.objects.count()
+    on_commit_before = len(connection.run_on_commit)
+    sockets_before = instruments.sockets.calls
+    publishes_before = instruments.publishes.count
+    errors_before = instruments.logs.count
+
+    # SQL, counted on their own calls: capturing slows the timed calls down.
+    with CaptureQueriesContext(connection) as captured:
+        for obj in capture_objects:
+            hook(hook_target(obj, takes))
+    kinds: dict[str, float] = {"INSERT": 0, "SELECT": 0, "UPDATE": 0, "other": 0}
+    for query in captured.captured_queries:
+        kind = statement_kind(query["sql"])
+        kinds[kind if kind in kinds else "other"] += 1 / len(capture_objects)
+    shapes = sorted({_shape(query["sql"]) for query in captured.captured_queries})
+
+    targets = [hook_target(obj, takes) for obj in timed_objects]
+    samples: list[int] = []
+    gc.collect()
+    for target in targets:
+        start = time.perf_counter_ns()
+        hook(target)
+        samples.append(time.perf_counter_ns() - start)
+
+    return Pass(
+        stats=Stats.of(samples),
+        queries_per_call=len(captured.captured_queries) / len(capture_objects),
+        kinds=kinds,
+        rows_added=OrderEvent.objects.count() - rows_before,
+        on_commit_added=len(connection.run_on_commit) - on_commit_before,
+        socket_ops=instruments.sockets.calls - sockets_before,
+        publishes=instruments.publishes.count - publishes_before,
+        errors=instruments.logs.count - errors_before,
+        statements=shapes,
+    )
+
+
+def _shape(sql: str) -> str:
+    """Return a statement without its values: what it does, not what it carries."""
+    head = sql.split(" VALUES ", 1)[0]
+    tail = (
+        " ON CONFLICT" + sql.split(" ON CONFLICT", 1)[1] if "ON CONFLICT" in sql else ""
+    )
+    return (head + (" VALUES (…)" if " VALUES " in sql else "") + tail)[:200]
+
+
+def python_cost_us(takes: str, objects: list[Any]) -> tuple[int, float]:
+    """Return the payload size and the hook's pure-Python part (read + JSON), µs median."""
+    from saleor_support_plugin.orders.data import to_payload
+    from saleor_support_plugin.saleor.readers import read_order
+
+    samples = []
+    size = 0
+    for obj in objects:
+        order = hook_target(obj, takes).order if takes == "fulfillment" else obj
+        start = time.perf_counter_ns()
+        payload = json.dumps(
+            {"order": to_payload(read_order(order)), "fulfillment": None, "extra": {}},
+            separators=(",", ":"),
+        )
+        samples.append(time.perf_counter_ns() - start)
+        size = len(payload.encode())
+    return size, Stats.of(samples).median_us
+
+
+def measure_hook(
+    name: str,
+    takes: str,
+    warm: list[Any],
+    pool: list[Any],
+    instruments: Instruments,
+) -> HookResult:
+    from django.db import transaction
+
+    from saleor_support_plugin.saleor import hooks
+
+    hook = getattr(hooks, name)
+    half = len(warm) // 2
+    with transaction.atomic():
+        for obj in warm[:half]:
+            hook(hook_target(obj, takes))
+        first = run_pass(hook, takes, warm[half:], pool, instruments)
+        repeat = run_pass(hook, takes, warm[half:], pool, instruments)
+        transaction.set_rollback(True)  # on-commit callbacks are dropped with it
+    size, python_us = python_cost_us(takes, pool[:500])
+    return HookResult(name, size, python_us, first, repeat)
+
+
+def call_graph_check(warm: list[Any]) -> dict[str, tuple[list[str], list[str]]]:
+    """Profile one call of each hook; return (plugin modules, forbidden modules) entered."""
+    from django.db import transaction
+
+    from saleor_support_plugin.saleor import hooks
+
+    result = {}
+    with transaction.atomic():
+        for name, takes in HOOKS:
+            hook = getattr(hooks, name)
+            hook(hook_target(warm[0], takes))  # warm: lazy imports happen here
+            profile = cProfile.Profile()
+            profile.enable()
+            hook(hook_target(warm[1], takes))
+            profile.disable()
+            modules = {_module(key[0]) for key in pstats.Stats(profile).stats}  # type: ignore[attr-defined]
+            plugin = sorted(
+                m.removeprefix("saleor_support_plugin.")
+                for m in modules
+                if m.startswith("saleor_support_plugin.")
+            )
+            forbidden = sorted(
+                m for m in modules if any(m.startswith(f) for f in FORBIDDEN)
+            )
+            result[name] = (plugin, forbidden)
+        transaction.set_rollback(True)
+    return result
+
+
+def _module(filename: str) -> str:
+    """Turn a profiled file name into a dotted module name (approximately)."""
+    if not filename.endswith(".py"):
+        return filename  # built-ins: "~"
+    path = Path(filename)
+    for root in (REPO_ROOT, *(Path(entry) for entry in sys.path if entry)):
+        try:
+            relative = path.relative_to(root)
+        except ValueError:
+            continue
+        parts = list(relative.with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(part.isidentifier() for part in parts):
+            return ".".join(parts)
+    return path.stem
+
+
+# --- part 2: commit and on-commit enqueue
+
+
+@dataclass
+class CommitResult:
+    hook: Stats
+    commit: Stats
+    sockets_in_hook: int
+    publishes_in_hook: int
+    publishes_at_commit: int
+    errors: int
+
+
+def committed_mutations(orders: list[Any], instruments: Instruments) -> CommitResult:
+    """Run one committed transaction per order, as Saleor's mutation would."""
+    from django.db import transaction
+
+    from saleor_support_plugin.saleor import hooks
+
+    hook_ns, commit_ns = [], []
+    sockets_in_hook = publishes_in_hook = 0
+    publishes_before = instruments.publishes.count
+    errors_before = instruments.logs.count
+    gc.collect()
+    for order in orders:
+        with transaction.atomic():
+            sockets, publishes = instruments.sockets.calls, instruments.publishes.count
+            start = time.perf_counter_ns()
+            hooks.order_confirmed(order)
+            hooked = time.perf_counter_ns()
+            sockets_in_hook += instruments.sockets.calls - sockets
+            publishes_in_hook += instruments.publishes.count - publishes
+        committed = time.perf_counter_ns()  # COMMIT, then the on-commit enqueue
+        hook_ns.append(hooked - start)
+        commit_ns.append(committed - hooked)
+    return CommitResult(
+        hook=Stats.of(hook_ns),
+        commit=Stats.of(commit_ns),
+        sockets_in_hook=sockets_in_hook,
+        publishes_in_hook=publishes_in_hook,
+        publishes_at_commit=instruments.publishes.count
+        - publishes_before
+        - publishes_in_hook,
+        errors=instruments.logs.count - errors_before,
+    )
+
+
+def direct_publish(count: int) -> Stats:
+    from saleor_support_plugin.orders.services import enqueue_processing
+
+    samples = []
+    for i in range(count):
+        start = time.perf_counter_ns()
+        enqueue_processing(f"bench:publish:{i}")
+        samples.append(time.perf_counter_ns() - start)
+    return Stats.of(samples)
+
+
+def broker_down_child() -> None:
+    """Child mode: broker URL points at a closed port; print one JSON line."""
+    from ._common import setup_django
+
+    setup_django(DATABASE, {"CELERY_TASK_ALWAYS_EAGER": "false"})
+    from saleor_support_plugin.orders.models import OrderEvent
+    from sandbox import celery_app
+
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=False)
+    instruments = Instruments()
+    instruments.install()
+    orders = [make_order() for _ in range(BROKER_DOWN_COMMITS + 1)]
+    committed_mutations(orders[:1], instruments)  # warm-up
+    result = committed_mutations(orders[1:], instruments)
+    OrderEvent.objects.filter(order_id__in=[str(o.pk) for o in orders]).delete()
+    out(
+        json.dumps(
+            {
+                "broker": celery_app.conf.broker_url,
+                "hook_median_us": result.hook.median_us,
+                "commit_median_us": result.commit.median_us,
+                "commit_max_us": result.commit.max_us,
+                "warnings": result.errors,
+                "last_warning": instruments.logs.last,
+                "policy": celery_app.conf.task_publish_retry_policy,
+            }
+        )
+    )
+
+
+def run_broker_down(port: int) -> dict[str, Any] | None:
+    env = {
+        **os.environ,
+        "TEST_CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
+        "BENCH_CHILD": "broker-down",
+    }
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "benchmarks.hook_cost"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        out("broker-down child timed out after 300 s")
+        return None
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        out(f"broker-down child failed ({completed.returncode}):")
+        out(completed.stderr[-3000:])
+        return None
+    return json.loads(lines[-1])
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # free, and nobody listens once we close it
+
+
+# --- report
+
+
+def fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def report_part1(
+    results: list[HookResult],
+    graph: dict[str, tuple[list[str], list[str]]],
+    calls: int,
+) -> None:
+    out()
+    out(
+        f"Part 1 — the hook call inside Saleor's transaction (rolled back), "
+        f"{calls} calls per hook, order with 3 lines + 1 fulfillment"
+    )
+    out()
+    out("First recording (a new fact: the INSERT inserts one row):")
+    table(
+        [
+            "hook",
+            "SQL/call",
+            "INSERT",
+            "SELECT",
+            "other",
+            "median µs",
+            "p95 µs",
+            "mean µs",
+            "python µs",
+            "payload B",
+            "rows",
+            "on_commit",
+        ],
+        [
+            [
+                r.name,
+                f"{r.first.queries_per_call:g}",
+                f"{r.first.kinds['INSERT']:g}",
+                f"{r.first.kinds['SELECT']:g}",
+                f"{r.first.kinds['UPDATE'] + r.first.kinds['other']:g}",
+                fmt(r.first.stats.median_us),
+                fmt(r.first.stats.p95_us),
+                fmt(r.first.stats.mean_us),
+                fmt(r.python_us),
+                r.payload_bytes,
+                f"{r.first.rows_added}/{calls + WARMUP // 2}",
+                r.first.on_commit_added,
+            ]
+            for r in results
+        ],
+    )
+    out()
+    out("Repeat (the same fact again: INSERT … ON CONFLICT DO NOTHING, no row):")
+    table(
+        [
+            "hook",
+            "SQL/call",
+            "INSERT",
+            "SELECT",
+            "other",
+            "median µs",
+            "p95 µs",
+            "mean µs",
+            "rows",
+            "on_commit",
+        ],
+        [
+            [
+                r.name,
+                f"{r.repeat.queries_per_call:g}",
+                f"{r.repeat.kinds['INSERT']:g}",
+                f"{r.repeat.kinds['SELECT']:g}",
+                f"{r.repeat.kinds['UPDATE'] + r.repeat.kinds['other']:g}",
+                fmt(r.repeat.stats.median_us),
+                fmt(r.repeat.stats.p95_us),
+                fmt(r.repeat.stats.mean_us),
+                r.repeat.rows_added,
+                r.repeat.on_commit_added,
+            ]
+            for r in results
+        ],
+    )
+    out()
+    out("Side effects inside the hook, all calls of both passes:")
+    table(
+        [
+            "hook",
+            "socket ops",
+            "celery publishes",
+            "logged errors",
+            "plugin modules entered",
+            "forbidden",
+        ],
+        [
+            [
+                r.name,
+                r.first.socket_ops + r.repeat.socket_ops,
+                r.first.publishes + r.repeat.publishes,
+                r.first.errors + r.repeat.errors,
+                ", ".join(graph[r.name][0]),
+                ", ".join(graph[r.name][1]) or "none",
+            ]
+            for r in results
+        ],
+    )
+    statements = sorted(
+        {s for r in results for s in r.first.statements + r.repeat.statements}
+    )
+    out()
+    out("Every SQL statement the hooks sent (values elided):")
+    for statement in statements:
+        out(f"  {statement}")
+    out()
+    out(
+        "Reading: 'socket ops' counts Python socket calls (Redis, SMTP, HTTP); "
+        "PostgreSQL's libpq socket is not Python's, its traffic is the SQL above."
+    )
+    out(
+        "'python µs' is read_order + to_payload + json.dumps alone; the rest of "
+        "the median is the INSERT's round trip to PostgreSQL."
+    )
+    out(
+        "'forbidden' lists modules of rendering (pybars, django.template), mail, "
+        "notifications, Celery/kombu/redis or HTTP seen by cProfile in one call."
+    )
+
+
+def report_part2(
+    publish: Stats | None,
+    new: CommitResult | None,
+    repeat: CommitResult | None,
+    down: dict[str, Any] | None,
+    commits: int,
+) -> None:
+    out()
+    out(
+        f"Part 2 — committed mutations (order_confirmed), one transaction each, "
+        f"{commits} orders; broker: Redis db {BROKER_DB}, nothing consumes it"
+    )
+    if publish is None or new is None or repeat is None:
+        out("  skipped: no Redis (redis-server not installed)")
+        return
+    out()
+    table(
+        ["what", "median µs", "p95 µs", "mean µs"],
+        [
+            [label, fmt(s.median_us), fmt(s.p95_us), fmt(s.mean_us)]
+            for label, s in (
+                ("hook call in the transaction (new fact)", new.hook),
+                ("COMMIT + on-commit enqueue (new fact)", new.commit),
+                ("hook call in the transaction (repeat)", repeat.hook),
+                ("COMMIT only (repeat: nothing enqueued)", repeat.commit),
+                ("enqueue_processing() alone (Redis publish)", publish),
+            )
+        ],
+    )
+    out()
+    out(
+        f"Inside the hook: {new.sockets_in_hook + repeat.sockets_in_hook} socket "
+        f"ops, {new.publishes_in_hook + repeat.publishes_in_hook} publishes. "
+        f"After COMMIT: {new.publishes_at_commit} publishes for {commits} new facts, "
+        f"{repeat.publishes_at_commit} for {commits} repeats. "
+        f"Logged warnings/errors: {new.errors + repeat.errors}."
+    )
+    out()
+    if down is None:
+        out("Broker unreachable: not measured (see the message above).")
+        return
+    out(
+        f"Broker unreachable ({down['broker']}, {BROKER_DOWN_COMMITS} mutations, "
+        f"child process): hook {fmt(down['hook_median_us'])} µs; COMMIT + failed "
+        f"enqueue median {fmt(down['commit_median_us'] / 1000)} ms, max "
+        f"{fmt(down['commit_max_us'] / 1000)} ms; {down['warnings']} warnings "
+        f"logged ({down['last_warning']!r})."
+    )
+    out(f"  Celery publish retry policy in force: {down['policy']}")
+
+
+# --- main
+
+
+@contextmanager
+def installed(instruments: Instruments) -> Iterator[Instruments]:
+    instruments.install()
+    try:
+        yield instruments
+    finally:
+        instruments.uninstall()
+
+
+def main() -> None:
+    if os.environ.get("BENCH_CHILD") == "broker-down":
+        broker_down_child()
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000, help="timed calls per hook")
+    parser.add_argument(
+        "--commits", type=int, default=500, help="committed mutations in part 2"
+    )
+    args = parser.parse_args()
+
+    from ._common import setup_django
+
+    redis_server = redis_or_none()
+    broker_url = (
+        redis_server.url(BROKER_DB) if redis_server is not None else "memory://"
+    )
+    url = setup_django(
+        DATABASE,
+        {"TEST_CELERY_BROKER_URL": broker_url, "CELERY_TASK_ALWAYS_EAGER": "false"},
+    )
+    from django.db import connection
+
+    from sandbox import celery_app
+
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=False)
+    if redis_server is not None:
+        import redis
+
+        redis.Redis.from_url(broker_url).flushdb()
+    clear_plugin_rows()
+
+    out(
+        f"database: {url} (PostgreSQL {connection.cursor().connection.info.server_version})"
+    )
+    out(f"broker:   {broker_url}")
+    out(f"python:   {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+
+    started = time.monotonic()
+    warm = [make_order() for _ in range(WARMUP)]
+    pool = [make_order() for _ in range(args.calls)]
+    out(
+        f"built {len(warm) + len(pool)} factory orders in {time.monotonic() - started:.1f}s"
+    )
+
+    instruments = Instruments()
+    publish = new = repeat = None
+    down = None
+    try:
+        with installed(instruments):
+            graph = call_graph_check(warm)
+            results = [
+                measure_hook(name, takes, warm, pool, instruments)
+                for name, takes in HOOKS
+            ]
+            if redis_server is not None:
+                orders = [make_order() for _ in range(args.commits + 20)]
+                committed_mutations(orders[:20], instruments)  # warm-up
+                new = committed_mutations(orders[20:], instruments)
+                repeat = committed_mutations(orders[20:], instruments)
+                direct_publish(50)  # warm-up
+                publish = direct_publish(args.commits)
+        report_part1(results, graph, args.calls)
+        if redis_server is not None:
+            clear_plugin_rows()
+            down = run_broker_down(closed_port())
+        report_part2(publish, new, repeat, down, args.commits)
+    finally:
+        clear_plugin_rows()
+        if redis_server is not None:
+            import redis
+
+            redis.Redis.from_url(broker_url).flushdb()
+    for r in results:
+        if (
+            r.first.errors
+            or r.repeat.errors
+            or r.first.rows_added != args.calls + WARMUP // 2
+        ):
+            out(
+                f"WARNING: {r.name} did not record every event: {instruments.logs.last}"
+            )
+
+
+if __name__ == "__main__":
+    main()
