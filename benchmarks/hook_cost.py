@@ -26,6 +26,7 @@ import pstats
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -402,8 +403,8 @@ def direct_publish(count: int) -> Stats:
     return Stats.of(samples)
 
 
-def broker_down_child() -> None:
-    """Child mode: broker URL points at a closed port; print one JSON line."""
+def broker_child() -> None:
+    """Child mode: commit a few mutations against a broken broker, one JSON line each."""
     from ._common import setup_django
 
     setup_django(DATABASE, {"CELERY_TASK_ALWAYS_EAGER": "false"})
@@ -413,55 +414,96 @@ def broker_down_child() -> None:
     celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=False)
     instruments = Instruments()
     instruments.install()
-    orders = [make_order() for _ in range(BROKER_DOWN_COMMITS + 1)]
-    committed_mutations(orders[:1], instruments)  # warm-up
-    result = committed_mutations(orders[1:], instruments)
+    policy = celery_app.conf.task_publish_retry_policy
+    out(json.dumps({"broker": celery_app.conf.broker_url, "policy": policy}))
+    orders = [make_order() for _ in range(BROKER_DOWN_COMMITS)]
+    for order in orders:
+        result = committed_mutations([order], instruments)
+        out(
+            json.dumps(
+                {
+                    "hook_us": result.hook.median_us,
+                    "commit_us": result.commit.median_us,
+                    "warnings": result.errors,
+                    "last_warning": instruments.logs.last,
+                }
+            )
+        )
     OrderEvent.objects.filter(order_id__in=[str(o.pk) for o in orders]).delete()
-    out(
-        json.dumps(
-            {
-                "broker": celery_app.conf.broker_url,
-                "hook_median_us": result.hook.median_us,
-                "commit_median_us": result.commit.median_us,
-                "commit_max_us": result.commit.max_us,
-                "warnings": result.errors,
-                "last_warning": instruments.logs.last,
-                "policy": celery_app.conf.task_publish_retry_policy,
-            }
-        )
+
+
+@dataclass
+class BrokerFailure:
+    label: str
+    broker: str
+    timeout: float
+    policy: Any = None
+    mutations: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
+    error: str = ""
+
+
+def run_broker_child(label: str, broker_url: str, timeout: float) -> BrokerFailure:
+    """Run `broker_child` in a process of its own (the broker URL is per process)."""
+    env = {**os.environ, "TEST_CELERY_BROKER_URL": broker_url, "BENCH_CHILD": "1"}
+    result = BrokerFailure(label, broker_url, timeout)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.hook_cost"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-
-
-def run_broker_down(port: int) -> dict[str, Any] | None:
-    env = {
-        **os.environ,
-        "TEST_CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
-        "BENCH_CHILD": "broker-down",
-    }
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.hook_cost"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        out("broker-down child timed out after 300 s")
-        return None
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode != 0 or not lines:
-        out(f"broker-down child failed ({completed.returncode}):")
-        out(completed.stderr[-3000:])
-        return None
-    return json.loads(lines[-1])
+        child.kill()
+        stdout, stderr = child.communicate()
+        result.timed_out = True
+    lines = [json.loads(x) for x in stdout.splitlines() if x.startswith("{")]
+    if lines and "policy" in lines[0]:
+        result.policy = lines.pop(0)["policy"]
+    result.mutations = lines
+    if not result.timed_out and (child.returncode != 0 or not lines):
+        result.error = f"exit {child.returncode}: {stderr[-2000:]}"
+    return result
 
 
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]  # free, and nobody listens once we close it
+
+
+class SilentServer:
+    """Accept TCP connections and never answer: a hung broker or proxy."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+        for connection in self.connections:
+            connection.close()
 
 
 # --- report
@@ -596,7 +638,7 @@ def report_part2(
     publish: Stats | None,
     new: CommitResult | None,
     repeat: CommitResult | None,
-    down: dict[str, Any] | None,
+    failures: list[BrokerFailure],
     commits: int,
 ) -> None:
     out()
@@ -630,17 +672,27 @@ def report_part2(
         f"Logged warnings/errors: {new.errors + repeat.errors}."
     )
     out()
-    if down is None:
-        out("Broker unreachable: not measured (see the message above).")
-        return
-    out(
-        f"Broker unreachable ({down['broker']}, {BROKER_DOWN_COMMITS} mutations, "
-        f"child process): hook {fmt(down['hook_median_us'])} µs; COMMIT + failed "
-        f"enqueue median {fmt(down['commit_median_us'] / 1000)} ms, max "
-        f"{fmt(down['commit_max_us'] / 1000)} ms; {down['warnings']} warnings "
-        f"logged ({down['last_warning']!r})."
-    )
-    out(f"  Celery publish retry policy in force: {down['policy']}")
+    for failure in failures:
+        out(
+            f"Broker {failure.label} ({failure.broker}), child process, "
+            f"{BROKER_DOWN_COMMITS} committed mutations, limit {failure.timeout:.0f} s:"
+        )
+        for i, m in enumerate(failure.mutations, 1):
+            out(
+                f"  mutation {i}: hook {fmt(m['hook_us'])} µs, COMMIT + enqueue "
+                f"{fmt(m['commit_us'] / 1000)} ms, warnings logged: {m['warnings']}"
+                + (f" ({m['last_warning']!r})" if m["warnings"] else "")
+            )
+        if failure.timed_out:
+            done = len(failure.mutations)
+            out(
+                f"  mutation {done + 1} had not returned after {failure.timeout:.0f} s "
+                f"(child killed): Saleor's request would hang there."
+            )
+        if failure.error:
+            out(f"  child failed: {failure.error}")
+        if failure.policy is not None:
+            out(f"  Celery task_publish_retry_policy: {failure.policy}")
 
 
 # --- main
@@ -656,13 +708,19 @@ def installed(instruments: Instruments) -> Iterator[Instruments]:
 
 
 def main() -> None:
-    if os.environ.get("BENCH_CHILD") == "broker-down":
-        broker_down_child()
+    if os.environ.get("BENCH_CHILD"):
+        broker_child()
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per hook")
     parser.add_argument(
         "--commits", type=int, default=500, help="committed mutations in part 2"
+    )
+    parser.add_argument(
+        "--silent-timeout",
+        type=float,
+        default=15,
+        help="seconds to wait for a mutation against a silent broker",
     )
     args = parser.parse_args()
 
@@ -702,7 +760,7 @@ def main() -> None:
 
     instruments = Instruments()
     publish = new = repeat = None
-    down = None
+    failures: list[BrokerFailure] = []
     try:
         with installed(instruments):
             graph = call_graph_check(warm)
@@ -720,8 +778,25 @@ def main() -> None:
         report_part1(results, graph, args.calls)
         if redis_server is not None:
             clear_plugin_rows()
-            down = run_broker_down(closed_port())
-        report_part2(publish, new, repeat, down, args.commits)
+            failures.append(
+                run_broker_child(
+                    "refusing connections",
+                    f"redis://127.0.0.1:{closed_port()}/0",
+                    timeout=120,
+                )
+            )
+            silent = SilentServer()
+            try:
+                failures.append(
+                    run_broker_child(
+                        "accepting but never answering",
+                        f"redis://127.0.0.1:{silent.port}/0",
+                        timeout=args.silent_timeout,
+                    )
+                )
+            finally:
+                silent.close()
+        report_part2(publish, new, repeat, failures, args.commits)
     finally:
         clear_plugin_rows()
         if redis_server is not None:

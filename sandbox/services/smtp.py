@@ -43,8 +43,20 @@ class _Handler:
         self.sink.data_started += 1
         if self.sink.data_delay:
             # A slow server: the client waits for "250" while we hold the message.
-            await asyncio.sleep(self.sink.data_delay)
-            if server.transport is None or server.transport.is_closing():
+            try:
+                await asyncio.sleep(self.sink.data_delay)
+            except asyncio.CancelledError:
+                # aiosmtpd cancels the session when the client's connection is lost.
+                self.sink.dropped += 1
+                raise
+            reader = getattr(
+                server, "_reader", None
+            )  # EOF from the client half-closes only
+            if (
+                server.transport is None
+                or server.transport.is_closing()
+                or (reader is not None and reader.at_eof())
+            ):
                 # The client vanished before we accepted: like a real MTA, keep nothing.
                 self.sink.dropped += 1
                 return "451 Connection lost before acceptance"
