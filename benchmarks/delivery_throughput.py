@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,29 @@ DATABASE = "support_bench_delivery"
 BROKER_DB = 14
 WARMUP_EVENTS = 10
 SETTLE_SECONDS = 3.0  # after the N-th message: time for a duplicate to show up
+SUCCEEDED = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def task_runtimes(log_path: Path, skip: int) -> dict[str, list[int]]:
+    """Return each task's runtimes (ns) as the worker logged them, after `skip` lines."""
+    runtimes: dict[str, list[int]] = {}
+    if not log_path.exists():
+        return runtimes
+    lines = log_path.read_text(errors="replace").splitlines()[skip:]
+    for line in lines:
+        match = SUCCEEDED.search(line)
+        if match:
+            name = match.group(1).rsplit(".", 1)[-1]
+            runtimes.setdefault(name, []).append(round(float(match.group(2)) * 1e9))
+    return runtimes
+
+
+def log_lines(log_path: Path) -> int:
+    return (
+        len(log_path.read_text(errors="replace").splitlines())
+        if log_path.exists()
+        else 0
+    )
 
 
 class TimedSink(SmtpSink):
@@ -160,6 +184,7 @@ class Run:
     dropped: int
     sessions: int
     interarrival: Stats | None
+    tasks: dict[str, list[int]]
 
     @property
     def per_second(self) -> float:
@@ -185,12 +210,8 @@ def run_once(
     redis.Redis.from_url(celery_app.conf.broker_url).flushdb()
     clear_plugin_rows()
     sink.clear()
-    worker = worker_class()(
-        env,
-        log_dir / f"worker-c{concurrency}.log",
-        f"bench-c{concurrency}",
-        concurrency,
-    )
+    log_path = log_dir / f"worker-c{concurrency}.log"
+    worker = worker_class()(env, log_path, f"bench-c{concurrency}", concurrency)
     worker.start()
     try:
         # Warm-up: the pool's first task opens connections and imports templates.
@@ -202,6 +223,7 @@ def run_once(
         sink.clear()
 
         orders = [make_order() for _ in range(events)]
+        skip = log_lines(log_path)
         sessions_before = pg_sessions(database)
         started = time.perf_counter()
         record_events(orders)
@@ -235,6 +257,7 @@ def run_once(
         dropped=sink.dropped,
         sessions=sessions,
         interarrival=Stats.of(gaps) if gaps else None,
+        tasks=task_runtimes(log_path, skip),
     )
 
 
@@ -298,6 +321,35 @@ def report(runs: list[Run]) -> None:
         ],
     )
     out()
+    out("Task runtimes as the worker logged them (inside the pool process):")
+    rows = []
+    for r in runs:
+        busy = 0.0
+        for name, samples in sorted(r.tasks.items()):
+            stats = Stats.of(samples)
+            busy += sum(samples) / 1e9
+            rows.append(
+                [
+                    f"c={r.concurrency} {name}",
+                    stats.count,
+                    f"{stats.median_us / 1000:.1f}",
+                    f"{stats.p95_us / 1000:.1f}",
+                    f"{stats.mean_us / 1000:.1f}",
+                    f"{sum(samples) / 1e9:.2f}",
+                ]
+            )
+        rows.append(
+            [
+                f"c={r.concurrency} all tasks vs wall",
+                "",
+                "",
+                "",
+                "",
+                f"{busy:.2f} / {r.wall_s:.2f}",
+            ]
+        )
+    table(["task", "count", "median ms", "p95 ms", "mean ms", "total s"], rows)
+    out()
     for r in runs:
         ok = r.received == r.unique_ids == r.sent_rows == r.events
         verdict = "OK: exactly one email per event" if ok else "MISMATCH"
@@ -314,6 +366,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--timeout", type=float, default=600, help="seconds to wait for the N mails"
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the worker logs afterwards"
     )
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -383,7 +438,7 @@ def main() -> None:
             import redis
 
             redis.Redis.from_url(broker_url).flushdb()
-        if failed:
+        if failed or args.keep_logs:
             out(f"worker logs kept in {log_dir}")
         else:
             shutil.rmtree(log_dir, ignore_errors=True)

@@ -63,6 +63,8 @@ def main() -> None:
 
     worker = None
     if not args.no_worker and not args.check:
+        # A schedule file left by a killed run can be unreadable; beat rebuilds it.
+        (runtime_dir() / "celerybeat-schedule").unlink(missing_ok=True)
         worker = subprocess.Popen(
             [
                 sys.executable,

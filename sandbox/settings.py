@@ -76,6 +76,7 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 1025))
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@sandbox.example.com")
 
 # What Saleor keeps in its PluginConfiguration row; see saleor_support_plugin.standalone.
@@ -90,6 +91,11 @@ SUPPORT_PLUGIN = {
         "support_staff_addresses": os.environ.get(
             "SUPPORT_STAFF_ADDRESSES", "team@sandbox.example.com"
         ),
+        "carrier_webhook_secret": os.environ.get(
+            "SUPPORT_CARRIER_SECRET", "sandbox-carrier-secret"
+        ),
+        "tracking_url_template": "https://track.sandbox.example/{{tracking_number}}",
+        "outgoing_webhook_url": os.environ.get("SUPPORT_FORWARD_URL", ""),
     },
 }
 

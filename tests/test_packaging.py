@@ -21,6 +21,7 @@ SALEOR_PINS = {
     "pybars3": "0.9.7",
     "nh3": "0.3.2",
     "pyjwt": "2.13.0",
+    "requests-hardened": "1.3.0b1",
 }
 
 

@@ -322,6 +322,8 @@ def test_a_failing_hook_does_not_break_the_saleor_mutation(
 
     def broken_read_order(order):
         calls.append(order.pk)
+        import traceback
+        print("CALL", len(calls), "".join(traceback.format_stack(limit=14)[:-1]))
         raise RuntimeError("boom")
 
     monkeypatch.setattr(hooks, "read_order", broken_read_order)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from sandbox.accounts.demo import seed_users
+from sandbox.accounts.demo_orders import seed_orders
 
 
 class Command(BaseCommand):
@@ -9,3 +10,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         users = seed_users()
         self.stdout.write(f"Demo users: {', '.join(sorted(users))}")
+        orders = seed_orders(users)
+        self.stdout.write(
+            f"Demo orders: {', '.join(orders)} (their emails land in the SMTP sink)"
+        )
