@@ -5,11 +5,11 @@ import uuid
 from datetime import UTC, datetime
 
 import requests
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from saleor_support_plugin import PLUGIN_ID
 from saleor_support_plugin.core.signing import signed_headers
+from saleor_support_plugin.ports import load_settings
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 "carrier": "sandbox",
             }
         ).encode()
-        secret = settings.SUPPORT_PLUGIN["configuration"]["carrier_webhook_secret"]
+        secret = load_settings().carrier_webhook_secret.reveal()
         endpoint = f"{url.rstrip('/')}/plugins/global/{PLUGIN_ID}/webhooks/carrier/"
         headers = {"Content-Type": "application/json", **signed_headers(secret, body)}
         try:
