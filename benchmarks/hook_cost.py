@@ -805,6 +805,101 @@ def report_part2(
             out(f"    Celery task_publish_retry_policy: {failure.policy}")
 
 
+# --- part 3: what Saleor pays to construct the plugin
+
+
+def settings_parse_cost(repeats: int) -> list[tuple[str, int, Stats]]:
+    """Time parse_settings, which SupportPlugin.__init__ runs on every construction.
+
+    Saleor builds a PluginsManager per request (and per Celery task) and constructs
+    each global plugin the first time the manager needs it, so this runs in every
+    request that fires a hook. Returns (label, pybars compiles per call, stats).
+    """
+    from django.conf import settings
+    from pybars import Compiler
+
+    from saleor_support_plugin.conf import parse_settings
+    from saleor_support_plugin.notifications.kinds import NotificationKind
+
+    templates = PLUGIN_DIR / "templates" / "email" / "en"
+
+    def builtin(kind: NotificationKind, part: str) -> str:
+        path = templates / f"{kind.value}.{part}.hbs"
+        return path.read_text() if path.exists() else ""
+
+    first = next(iter(NotificationKind))
+    sandbox: dict[str, Any] = dict(settings.SUPPORT_PLUGIN["configuration"])
+    configurations: list[tuple[str, dict[str, Any]]] = [
+        ("defaults (nothing configured)", {}),
+        ("sandbox SUPPORT_PLUGIN setting", sandbox),
+        (
+            f"+ 1 custom body ({first.value}, the built-in en template)",
+            {
+                **sandbox,
+                f"{first.value}_template": builtin(first, "html"),
+            },
+        ),
+        (
+            f"+ custom subject and body for all {len(NotificationKind)} kinds",
+            {
+                **sandbox,
+                **{
+                    f"{kind.value}_template": builtin(kind, "html")
+                    for kind in NotificationKind
+                },
+                **{
+                    f"{kind.value}_subject": builtin(kind, "subject")
+                    for kind in NotificationKind
+                },
+            },
+        ),
+    ]
+    compiles = 0
+    original = Compiler.compile
+
+    def counted(self: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal compiles
+        compiles += 1
+        return original(self, source, *args, **kwargs)
+
+    results = []
+    Compiler.compile = counted
+    try:
+        for label, configuration in configurations:
+            parse_settings(configuration, active=True)  # warm-up
+            compiles = 0
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter_ns()
+                parse_settings(configuration, active=True)
+                samples.append(time.perf_counter_ns() - start)
+            results.append((label, compiles // repeats, Stats.of(samples)))
+    finally:
+        Compiler.compile = original
+    return results
+
+
+def report_part3(rows: list[tuple[str, int, Stats]], repeats: int) -> None:
+    out()
+    out(
+        "Part 3 — constructing the plugin: SupportPlugin.__init__ runs "
+        f"parse_settings(configuration); {repeats} calls each"
+    )
+    out()
+    table(
+        ["configuration", "pybars compiles", "median µs", "p95 µs"],
+        [
+            [label, compiles, fmt(stats.median_us), fmt(stats.p95_us)]
+            for label, compiles, stats in rows
+        ],
+    )
+    out(
+        "    Saleor constructs global plugins once per PluginsManager, i.e. per "
+        "request and per Celery task; load_settings() (every plugin task) parses "
+        "the same way."
+    )
+
+
 # --- main
 
 
@@ -885,6 +980,7 @@ def main() -> None:
             if redis_server is None:
                 out()
                 out("Part 2 skipped: no Redis (redis-server not installed).")
+                report_part3(settings_parse_cost(20), 20)
                 return
             orders = [make_order() for _ in range(args.commits + 20)]
             saleor = []
@@ -919,6 +1015,7 @@ def main() -> None:
         finally:
             silent.close()
         report_part2(saleor, publish, new, repeat, failures, args.commits)
+        report_part3(settings_parse_cost(20), 20)
     finally:
         clear_plugin_rows()
         if redis_server is not None:

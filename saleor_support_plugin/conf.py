@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -132,17 +133,35 @@ def _email_list(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(result))
 
 
+_MUSTACHE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def _check_handlebars_structure(text: str) -> None:
+    """Catch what pybars silently accepts: unclosed tags and unbalanced blocks."""
+    if text.count("{{") != len(_MUSTACHE.findall(text)) or _MUSTACHE.sub("", text).count("}}"):
+        raise ValueError("The template does not compile: a {{ tag is not closed.")
+    stack: list[str] = []
+    for match in _MUSTACHE.finditer(text):
+        tag = match.group(1).strip("{} ~")
+        if tag.startswith("#"):
+            stack.append(tag[1:].split()[0] if tag[1:].split() else "")
+        elif tag.startswith("/"):
+            name = tag[1:].strip()
+            if not stack or stack.pop() != name:
+                raise ValueError(f"The template does not compile: {{{{/{name}}}}} closes nothing open.")
+    if stack:
+        raise ValueError(f"The template does not compile: {{{{#{stack[-1]}}}}} is never closed.")
+
+
 def _handlebars(raw: Any) -> str:
     text = "" if raw is None else str(raw)
     if text.strip():
         from pybars import Compiler, PybarsError
 
+        _check_handlebars_structure(text)
         try:
             Compiler().compile(text)
-        except (
-            PybarsError,
-            Exception,
-        ) as exc:  # pybars raises plain exceptions for some syntax errors
+        except (PybarsError, Exception) as exc:  # pybars raises plain exceptions for some syntax errors
             raise ValueError(f"The template does not compile: {exc}") from None
     return text
 

@@ -12,6 +12,7 @@ from saleor_support_plugin.conf import (
     parse_settings,
     validate_configuration,
 )
+from saleor_support_plugin.notifications.kinds import NotificationKind
 
 
 def _errors(config) -> dict[str, list[str]]:
@@ -60,6 +61,24 @@ def test_every_field_has_label_and_help_text():
         ("smtp_url", "smtp://mail.example.com:0", "from 1 to 65535"),
         ("smtp_url", "smtp://mail.example.com/?tls=maybe", "true or false"),
         ("tickets_enabled", "perhaps", "true or false"),
+        ("shipped_subject", "Order {{#if order.number}}", "does not compile"),
+        (
+            "delivered_template",
+            "<p>{{#each order.lines}}{{/if}}</p>",
+            "does not compile",
+        ),
+        (
+            "tracking_url_template",
+            "https://t.example/{{tracking_number",
+            "does not compile",
+        ),
+        ("business_timezone", "Mars/Olympus", "time zone"),
+        ("business_days", "mon,funday", "working days"),
+        ("business_days", "", "working days"),
+        ("holidays", "2026-12-25, 25.12.2026", "YYYY-MM-DD"),
+        ("public_url", "api.example.com", "http"),
+        ("outgoing_webhook_url", "ftp://hooks.example.com", "http"),
+        ("tracking_silence_days", "0", "greater than zero"),
     ],
 )
 def test_validate_configuration_rejects_bad_value_naming_the_field(
@@ -148,3 +167,35 @@ def test_secret_and_boolean_fields_have_the_right_types():
     assert all(
         types[name] is FieldType.BOOLEAN for name in types if name.endswith("_enabled")
     )
+
+
+def test_per_kind_switches_and_templates_are_typed():
+    settings = parse_settings(
+        {"notify_delivered": "false", "shipped_subject": "Shipped {{order.number}}"},
+        active=True,
+    )
+    assert settings.kind_enabled(NotificationKind.DELIVERED) is False
+    assert settings.kind_enabled(NotificationKind.SHIPPED) is True
+    assert (
+        settings.subject_override(NotificationKind.SHIPPED)
+        == "Shipped {{order.number}}"
+    )
+    assert settings.body_override(NotificationKind.SHIPPED) == ""
+
+
+def test_every_update_kind_has_a_switch_a_subject_and_a_body_field():
+    names = {field.name for field in FIELDS}
+    for kind in NotificationKind:
+        assert {
+            f"notify_{kind.value}",
+            f"{kind.value}_subject",
+            f"{kind.value}_template",
+        } <= names
+
+
+def test_webhook_secrets_are_secret_fields_and_hidden():
+    types = {field.name: field.type for field in FIELDS}
+    assert types["carrier_webhook_secret"] is FieldType.SECRET
+    assert types["outgoing_webhook_secret"] is FieldType.SECRET
+    settings = parse_settings({"carrier_webhook_secret": "s3cr3t-value"}, active=True)
+    assert "s3cr3t-value" not in repr(settings)

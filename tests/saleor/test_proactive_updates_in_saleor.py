@@ -88,19 +88,17 @@ TEST_WRITER_CHECK = "saleor.core.db.connection.restrict_writer"
 
 
 @pytest.fixture
-def post_as_staff(
-    settings,
-    staff_api_client,
-    permission_group_manage_orders,
-    django_capture_on_commit_callbacks,
-):
-    """Post a mutation as order staff; work deferred to commit runs, as in Saleor."""
+def post_as_staff(settings, staff_api_client, permission_group_manage_orders):
+    """Post a mutation as order staff.
+
+    Saleor's `post_graphql` runs the request's on-commit work (the plugin's hooks,
+    then its eager tasks) before it returns, as a committed request would.
+    """
     settings.CELERY_RESTRICT_WRITER_METHOD = PRODUCTION_WRITER_CHECK
     permission_group_manage_orders.user_set.add(staff_api_client.user)
 
     def post(query: str, variables: dict) -> dict:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff_api_client.post_graphql(query, variables)
+        response = staff_api_client.post_graphql(query, variables)
         return get_graphql_content(response)["data"]
 
     return post
@@ -322,14 +320,13 @@ def test_a_failing_hook_does_not_break_the_saleor_mutation(
 
     def broken_read_order(order):
         calls.append(order.pk)
-        import traceback
-        print("CALL", len(calls), "".join(traceback.format_stack(limit=14)[:-1]))
         raise RuntimeError("boom")
 
     monkeypatch.setattr(hooks, "read_order", broken_read_order)
     order = order_with_lines
 
-    # when staff ship the order; the hooks Saleor calls all fail
+    # when staff ship the order; every hook Saleor calls fails (Saleor's test client
+    # runs them on commit, before it returns: an exception would surface here)
     data = post_as_staff(
         MUTATION_ORDER_FULFILL, fulfill_variables(order, warehouse, "1Z-FIRST")
     )
@@ -339,11 +336,18 @@ def test_a_failing_hook_does_not_break_the_saleor_mutation(
     assert result["errors"] == []
     assert result["order"]["status"] == OrderStatus.FULFILLED.upper()
     assert order.fulfillments.get().tracking_number == "1Z-FIRST"
-    print(calls, [r.getMessage() for r in caplog.records if "Support plugin" in r.getMessage()])
+    # tracking_number_updated, fulfillment_created, fulfillment_approved,
+    # order_fulfilled and order_updated each failed, was logged and swallowed
+    assert calls == [order.pk] * 5
+    failures = [
+        record
+        for record in caplog.records
+        if record.name == hooks.__name__ and record.levelname == "ERROR"
+    ]
+    assert len(failures) == 5
     assert plugin_mails() == []
     assert OrderEvent.objects.count() == 0
     assert Notification.objects.count() == 0
-    assert 0
 
 
 def test_celery_beat_schedule_inside_saleor_has_the_plugin_tasks():
@@ -357,3 +361,28 @@ def test_celery_beat_schedule_inside_saleor_has_the_plugin_tasks():
     assert schedule["saleor-support-plugin-detect-delays"]["task"] == (
         "saleor_support_plugin.tasks.detect_delays_task"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "Plugin bug: its Celery tasks query the writer database without Saleor's "
+        "allow_writer(), which Saleor's test settings forbid (production logs it)"
+    ),
+)
+def test_plugin_tasks_pass_saleors_writer_check(
+    settings, support_plugin_with_sender, post_as_staff, plugin_mails, order_with_lines
+):
+    # given Saleor's own test policy: writer access in a task raises
+    settings.CELERY_RESTRICT_WRITER_METHOD = TEST_WRITER_CHECK
+
+    # when
+    data = post_as_staff(
+        MUTATION_ORDER_CANCEL,
+        {"id": graphene.Node.to_global_id("Order", order_with_lines.pk)},
+    )
+
+    # then
+    assert data["orderCancel"]["errors"] == []
+    assert len(plugin_mails()) == 1

@@ -1,0 +1,82 @@
+import pytest
+
+from saleor_support_plugin.conf import _check_handlebars_structure, parse_settings
+from saleor_support_plugin.notifications.kinds import NotificationKind
+from saleor_support_plugin.notifications.rendering import (
+    TEMPLATE_DIR,
+    html_to_text,
+    language_candidates,
+    render_email,
+)
+
+CONTEXT = {
+    "order": {
+        "number": "1042",
+        "customer_first_name": "Zoë",
+        "total": "59.90 EUR",
+        "lines": [
+            {
+                "quantity": 2,
+                "product_name": "Trail Runner",
+                "variant_name": "42",
+                "sku": "TR-42",
+            }
+        ],
+    },
+    "fulfillment": {
+        "tracking_number": "1Z&9",
+        "tracking_url": "https://t.example/1Z%269",
+        "composed_id": "1042-1",
+    },
+    "carrier": {
+        "status": "exception",
+        "description": "Address <not> found",
+        "estimated_delivery": "2026-11-30",
+    },
+    "delay": {"reason": "tracking_silent", "expected_date": "2026-11-30"},
+    "refund": {"amount": "10.00 EUR", "total": "10.00 EUR"},
+    "store": {"name": "Acme & Co"},
+    "unsubscribe_url": "http://testserver/unsubscribe/?token=abc",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("kind", list(NotificationKind))
+def test_every_built_in_template_renders_in_every_language(kind, language):
+    rendered = render_email(
+        kind, CONTEXT, language_code=language, settings=parse_settings({}, active=True)
+    )
+    assert rendered.language == language
+    assert "1042" in rendered.subject
+    assert "{{" not in rendered.subject + rendered.text + rendered.html
+    assert "Zoë" in rendered.text
+    assert "Acme & Co" in rendered.text  # plain text is not HTML-escaped
+    assert "Acme &amp; Co" in rendered.html  # HTML is
+    assert "<not>" not in rendered.html
+    assert CONTEXT["unsubscribe_url"] in rendered.text
+
+
+def test_built_in_templates_pass_the_dashboard_validation():
+    paths = list(TEMPLATE_DIR.rglob("*.hbs"))
+    assert len(paths) >= 2 * (3 * len(NotificationKind) + 1)
+    for path in paths:
+        _check_handlebars_structure(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("code", "candidates"),
+    [
+        ("de-DE", ["de-de", "de", "en"]),
+        ("PT_BR", ["pt-br", "pt", "en"]),
+        ("", ["en"]),
+        ("en", ["en"]),
+    ],
+)
+def test_language_candidates(code, candidates):
+    assert language_candidates(code) == candidates
+
+
+def test_html_to_text_keeps_paragraphs_and_unescapes():
+    assert html_to_text(
+        "<h1>Hi</h1><p>Fish &amp; chips</p><ul><li>a</li><li>b</li></ul>"
+    ) == ("Hi\nFish & chips\na\nb\n")
