@@ -59,10 +59,9 @@ def test_worker_killed_mid_delivery_loses_nothing_and_doubles_nothing(
     def redispatched() -> bool:
         # The dead worker's lock may take a moment to be released by PostgreSQL.
         sweep_outbox_task()
-        return (
-            Notification.objects.get().last_dispatched_at
-            > notification.last_dispatched_at
-        )
+        before = notification.last_dispatched_at
+        after = Notification.objects.get().last_dispatched_at
+        return before is not None and after is not None and after > before
 
     wait_until(redispatched, message="the sweeper to re-dispatch the row")
     # then the customer gets the email exactly once

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from saleor_support_plugin.conf import _check_handlebars_structure, parse_settings
@@ -9,7 +11,7 @@ from saleor_support_plugin.notifications.rendering import (
     render_email,
 )
 
-CONTEXT = {
+CONTEXT: dict[str, Any] = {
     "order": {
         "number": "1042",
         "customer_first_name": "Zoë",

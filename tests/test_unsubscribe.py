@@ -21,9 +21,11 @@ def test_unsubscribe_link_stops_shipping_updates_but_not_transactional_ones(
     order = SaleorOrderFactory.create(user__email="alice@example.com")
     on_commit(hooks.fulfillment_created, fulfill(order, tracking_number="T-1"))
     (shipped,) = smtp_server.wait_for(1)
-    url = re.search(
+    match = re.search(
         r"<(http://testserver[^>]+)>", shipped.message["List-Unsubscribe"]
-    ).group(1)
+    )
+    assert match is not None
+    url = match.group(1)
     assert shipped.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # when the customer opens it (GET changes nothing) and confirms (POST)
     page = client.get(url)
