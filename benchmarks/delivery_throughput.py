@@ -212,7 +212,11 @@ def run_once(
     sink.clear()
     log_path = log_dir / f"worker-c{concurrency}.log"
     worker = worker_class()(env, log_path, f"bench-c{concurrency}", concurrency)
-    worker.start()
+    try:
+        worker.start()
+    except BaseException:
+        worker.kill()  # started but never answered: do not leave it running
+        raise
     try:
         # Warm-up: the pool's first task opens connections and imports templates.
         record_events([make_order() for _ in range(WARMUP_EVENTS)])

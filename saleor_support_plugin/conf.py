@@ -138,7 +138,9 @@ _MUSTACHE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 def _check_handlebars_structure(text: str) -> None:
     """Catch what pybars silently accepts: unclosed tags and unbalanced blocks."""
-    if text.count("{{") != len(_MUSTACHE.findall(text)) or _MUSTACHE.sub("", text).count("}}"):
+    if text.count("{{") != len(_MUSTACHE.findall(text)) or _MUSTACHE.sub(
+        "", text
+    ).count("}}"):
         raise ValueError("The template does not compile: a {{ tag is not closed.")
     stack: list[str] = []
     for match in _MUSTACHE.finditer(text):
@@ -148,20 +150,32 @@ def _check_handlebars_structure(text: str) -> None:
         elif tag.startswith("/"):
             name = tag[1:].strip()
             if not stack or stack.pop() != name:
-                raise ValueError(f"The template does not compile: {{{{/{name}}}}} closes nothing open.")
+                raise ValueError(
+                    f"The template does not compile: {{{{/{name}}}}} closes nothing open."
+                )
     if stack:
-        raise ValueError(f"The template does not compile: {{{{#{stack[-1]}}}}} is never closed.")
+        raise ValueError(
+            f"The template does not compile: {{{{#{stack[-1]}}}}} is never closed."
+        )
+
+
+def _template_text(raw: Any) -> str:
+    return "" if raw is None else str(raw)
 
 
 def _handlebars(raw: Any) -> str:
-    text = "" if raw is None else str(raw)
+    """Validate a template the merchant saves; compiling is too slow for every parse."""
+    text = _template_text(raw)
     if text.strip():
         from pybars import Compiler, PybarsError
 
         _check_handlebars_structure(text)
         try:
             Compiler().compile(text)
-        except (PybarsError, Exception) as exc:  # pybars raises plain exceptions for some syntax errors
+        except (
+            PybarsError,
+            Exception,
+        ) as exc:  # pybars raises plain exceptions for some syntax errors
             raise ValueError(f"The template does not compile: {exc}") from None
     return text
 
@@ -255,6 +269,9 @@ class ConfigField:
     label: str
     help_text: str
     parse: Callable[[Any], Any]
+    # Extra validation when the merchant saves (e.g. compiling a template); too
+    # slow to repeat each time settings are parsed.
+    check: Callable[[Any], Any] | None = None
 
 
 FIELDS: tuple[ConfigField, ...] = (
@@ -417,6 +434,7 @@ FIELDS: tuple[ConfigField, ...] = (
         "Tracking link",
         "Handlebars template of the carrier's tracking page, e.g. "
         "https://www.carrier.example/track?id={{tracking_number}}. Empty: no link.",
+        _template_text,
         _handlebars,
     ),
     ConfigField(
@@ -467,6 +485,7 @@ FIELDS: tuple[ConfigField, ...] = (
                 "",
                 f"'{kind.label}' email subject",
                 "Handlebars subject line; empty uses the built-in subject in the order's language.",
+                _template_text,
                 _handlebars,
             ),
             ConfigField(
@@ -476,6 +495,7 @@ FIELDS: tuple[ConfigField, ...] = (
                 f"'{kind.label}' email body",
                 "Handlebars HTML body; empty uses the built-in template in the order's language. "
                 "Variables: order, fulfillment, carrier, delay, refund, store, unsubscribe_url.",
+                _template_text,
                 _handlebars,
             ),
         )
@@ -511,6 +531,8 @@ def validate_configuration(
             continue
         try:
             field.parse(raw)
+            if field.check is not None:
+                field.check(raw)
         except ValueError as exc:
             errors[name] = ValidationError(
                 f"{field.label}: {exc}", code=ConfigErrorCode.INVALID.value

@@ -91,7 +91,7 @@ class SupportPlugin(BasePlugin):
     def fulfillment_approved(
         self, fulfillment: Any, previous_value: Any, **kwargs: Any
     ) -> Any:
-        hooks.fulfillment_created(fulfillment)
+        hooks.fulfillment_approved(fulfillment)
         return previous_value
 
     def tracking_number_updated(

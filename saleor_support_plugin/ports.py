@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings as django_settings
@@ -26,6 +28,10 @@ STANDALONE_PORTS = "saleor_support_plugin.standalone:build_ports"
 class Ports:
     # Settings outside a request (Celery tasks, periodic sweeps, the sandbox route).
     load_settings: Callable[[], SupportSettings]
+    # Database access from tasks. Saleor routes task reads to a replica and
+    # guards its writer connection; the plugin's tasks lock and write rows, so
+    # they declare that they use the writer.
+    writer: Callable[[], AbstractContextManager[Any]] = nullcontext
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -43,3 +49,7 @@ def get_ports() -> Ports:
 
 def load_settings() -> SupportSettings:
     return get_ports().load_settings()
+
+
+def writer() -> AbstractContextManager[Any]:
+    return get_ports().writer()

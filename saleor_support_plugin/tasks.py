@@ -19,7 +19,7 @@ from .notifications.services import (
 )
 from .orders.delays import detect_delays
 from .orders.services import enqueue_processing, process_event
-from .ports import load_settings
+from .ports import load_settings, writer
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +29,14 @@ DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_order_event_task(idempotency_key: str) -> int:
-    return len(process_event(idempotency_key, settings=load_settings()))
+    with writer():
+        return len(process_event(idempotency_key, settings=load_settings()))
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def deliver_notification_task(self, notification_id: str) -> str:
-    result = deliver_notification(notification_id, settings=load_settings())
+    with writer():
+        result = deliver_notification(notification_id, settings=load_settings())
     if (
         result.status == "retry"
         and result.retry_at is not None
@@ -47,7 +49,8 @@ def deliver_notification_task(self, notification_id: str) -> str:
 
 @shared_task(ignore_result=True)
 def sweep_outbox_task() -> None:
-    result = sweep_outbox()
+    with writer():
+        result = sweep_outbox()
     for key in result.events:
         enqueue_processing(key)
     enqueue_deliveries(result.notifications)
@@ -61,9 +64,10 @@ def sweep_outbox_task() -> None:
 
 @shared_task(ignore_result=True)
 def detect_delays_task() -> None:
-    settings = load_settings()
-    if settings.active and settings.proactive_updates_enabled:
-        detect_delays(now=timezone.now(), settings=settings)
+    with writer():
+        settings = load_settings()
+        if settings.active and settings.proactive_updates_enabled:
+            detect_delays(now=timezone.now(), settings=settings)
 
 
 BEAT_SCHEDULE = {

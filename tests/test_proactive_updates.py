@@ -7,6 +7,7 @@ plugin sends through a real SMTP server.
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from saleor_support_plugin.notifications.models import Notification, NotificationStatus
 from saleor_support_plugin.orders.models import (
@@ -324,3 +325,47 @@ def test_guest_order_is_emailed_at_its_order_address(
     on_commit(hooks.order_confirmed, order)
     (mail,) = smtp_server.wait_for(1)
     assert mail.envelope_to == ("guest@example.com",)
+
+
+def test_failed_sql_in_a_hook_leaves_the_merchants_transaction_usable(
+    db, caplog, monkeypatch
+):
+    # given a hook whose own SQL fails inside Saleor's transaction
+    def broken_record_event(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(hooks, "record_event", broken_record_event)
+    with transaction.atomic():
+        hooks.order_confirmed(SaleorOrderFactory.create())
+        # then the merchant's transaction goes on
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
+    assert "Support plugin hook order_confirmed failed" in caplog.text
+
+
+def test_tracking_number_changed_back_is_news_again(
+    db, mail_config, smtp_server, on_commit
+):
+    # A → B → A: each change is a real-world fact the customer must hear about
+    order = SaleorOrderFactory.create()
+    fulfillment = ship(order, on_commit, tracking="A-1")
+    for number in ("B-2", "A-1", "A-1"):
+        fulfillment.tracking_number = number
+        on_commit(hooks.tracking_number_updated, fulfillment)
+    mails = smtp_server.wait_for(3)
+    assert [mail.subject.split(" for ")[0] for mail in mails] == [
+        f"Your order #{order.number} is on its way",
+        "New tracking details",
+        "New tracking details",
+    ]
+    assert "B-2" in mails[1].body("plain")
+    assert "A-1" in mails[2].body("plain")
+    assert len(smtp_server.messages) == 3
+    assert (
+        FulfillmentSnapshot.objects.get(
+            fulfillment_id=str(fulfillment.pk)
+        ).tracking_number
+        == "A-1"
+    )

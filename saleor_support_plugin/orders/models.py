@@ -65,6 +65,9 @@ class FulfillmentSnapshot(models.Model):
     tracking_number = models.CharField(
         max_length=255, blank=True, default="", db_index=True
     )
+    # How many times the tracking number changed: names each change, so that a
+    # change back to an earlier number (A → B → A) is news again.
+    tracking_changes = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     lines = models.JSONField(default=list, help_text="[{line_id, quantity}]")
     carrier = models.CharField(max_length=64, blank=True, default="")

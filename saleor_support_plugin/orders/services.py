@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..conf import SupportSettings
+from ..core.background import in_background
 from ..notifications.kinds import NotificationKind
 from .data import FulfillmentData, OrderData, order_from_payload, to_payload
 from .models import (
@@ -68,6 +69,20 @@ def fulfillment_key(fulfillment_id: str, what: str) -> str:
     return f"fulfillment:{fulfillment_id}:{what}"
 
 
+def tracking_event_key(fulfillment_id: str, tracking_number: str) -> str:
+    """Key a tracking hook by the plugin's count of changes, so A → B → A is news three times.
+
+    A repeat of the hook before processing sees the same count (a no-op); after
+    processing, a repeat names an unchanged number and sends nothing.
+    """
+    changes = (
+        FulfillmentSnapshot.objects.filter(fulfillment_id=fulfillment_id)
+        .values_list("tracking_changes", flat=True)
+        .first()
+    )
+    return fulfillment_key(fulfillment_id, f"tracking:{changes or 0}:{tracking_number}")
+
+
 # --- hook path
 
 
@@ -85,7 +100,8 @@ def record_event(
     """Append an event to the log; return False when its key was already there.
 
     Exactly one SQL statement. Processing is enqueued after the surrounding
-    transaction commits, so a rolled-back Saleor mutation leaves no trace.
+    transaction commits (at once when there is none, as when Saleor calls hooks
+    after its commit), and published to the broker off the calling thread.
     """
     payload = {
         "order": to_payload(order) if order is not None else None,
@@ -113,7 +129,7 @@ def record_event(
         )
         inserted = cursor.fetchone() is not None
     if inserted:
-        transaction.on_commit(lambda: enqueue_processing(key))
+        transaction.on_commit(lambda: in_background(enqueue_processing, key))
     return inserted
 
 
@@ -312,6 +328,7 @@ def upsert_fulfillment(
         )
         if row.tracking_number != fulfillment.tracking_number:
             row.last_activity_at = max(row.last_activity_at, observed_at)
+            row.tracking_changes += 1
         row.status = fulfillment.status
         row.tracking_number = fulfillment.tracking_number
         row.composed_id = fulfillment.composed_id
@@ -393,10 +410,11 @@ def _tracking_updated(
     )
     if previous_tracking == fulfillment.tracking_number:
         return []
+    row = FulfillmentSnapshot.objects.get(fulfillment_id=fulfillment.fulfillment_id)
     return [
         NotificationPlan(
             NotificationKind.TRACKING_UPDATED,
-            f"tracking:{fulfillment.fulfillment_id}:{fulfillment.tracking_number}",
+            f"tracking:{fulfillment.fulfillment_id}:{row.tracking_changes}",
             {"fulfillment_id": fulfillment.fulfillment_id},
         )
     ]

@@ -14,8 +14,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import connection, transaction
+
 from ..orders.models import OrderEventType
-from ..orders.services import fulfillment_key, order_key, record_event
+from ..orders.services import (
+    fulfillment_key,
+    order_key,
+    record_event,
+    tracking_event_key,
+)
 from .readers import read_order
 
 logger = logging.getLogger(__name__)
@@ -25,7 +32,13 @@ def never_raises(hook: Callable[..., Any]) -> Callable[..., None]:
     @functools.wraps(hook)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            hook(*args, **kwargs)
+            if connection.in_atomic_block:
+                # A savepoint: a failed statement of ours must not abort the
+                # merchant's transaction.
+                with transaction.atomic():
+                    hook(*args, **kwargs)
+            else:
+                hook(*args, **kwargs)
         except Exception:
             logger.exception(
                 "Support plugin hook %s failed; the event was not recorded.",
@@ -129,9 +142,7 @@ def order_updated(order: Any) -> None:
     )
 
 
-@never_raises
-def fulfillment_created(fulfillment: Any) -> None:
-    """fulfillment_created and fulfillment_approved: the shipment, once, when it is FULFILLED."""
+def _record_fulfillment(fulfillment: Any) -> None:
     data = _read(fulfillment.order)
     fulfillment_id = str(fulfillment.pk)
     record_event(
@@ -143,12 +154,24 @@ def fulfillment_created(fulfillment: Any) -> None:
 
 
 @never_raises
+def fulfillment_created(fulfillment: Any) -> None:
+    """Record a shipment; it is announced once, when its status is FULFILLED."""
+    _record_fulfillment(fulfillment)
+
+
+@never_raises
+def fulfillment_approved(fulfillment: Any) -> None:
+    """Record an approved shipment (the same fact as fulfillment_created in that status)."""
+    _record_fulfillment(fulfillment)
+
+
+@never_raises
 def tracking_number_updated(fulfillment: Any) -> None:
     data = _read(fulfillment.order)
     fulfillment_id = str(fulfillment.pk)
     record_event(
         type=OrderEventType.TRACKING_UPDATED,
-        key=fulfillment_key(fulfillment_id, f"tracking:{fulfillment.tracking_number}"),
+        key=tracking_event_key(fulfillment_id, fulfillment.tracking_number or ""),
         order=data,
         extra={"fulfillment_id": fulfillment_id},
     )

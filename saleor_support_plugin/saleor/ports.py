@@ -20,4 +20,6 @@ def load_settings() -> SupportSettings:
 
 
 def build_ports() -> Ports:
-    return Ports(load_settings=load_settings)
+    from saleor.core.db.connection import allow_writer
+
+    return Ports(load_settings=load_settings, writer=allow_writer)

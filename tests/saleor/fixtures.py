@@ -25,7 +25,7 @@ def support_plugin(settings):
 
 @pytest.fixture
 def support_plugin_with_sender(support_plugin):
-    """The plugin sending from its own address, so its emails are told apart."""
+    """Enable the plugin with its own sender, so its emails are told apart."""
     support_plugin.configuration = [
         {"name": "sender_name", "value": SUPPORT_SENDER_NAME},
         {"name": "sender_address", "value": SUPPORT_SENDER_ADDRESS},

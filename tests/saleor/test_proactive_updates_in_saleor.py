@@ -80,21 +80,18 @@ mutation cancelOrder($id: ID!) {
 
 
 # Saleor's Celery tasks (the plugin's too: they are Saleor's app's tasks) check
-# queries to the writer database. Production only logs them; Saleor's test
-# settings raise. The plugin's tasks do not open `allow_writer`, so they run here
-# under production's policy; test_plugin_tasks_pass_saleors_writer_check tracks it.
-PRODUCTION_WRITER_CHECK = "saleor.core.db.connection.log_writer_usage"
+# queries to the writer database: production logs them, Saleor's test settings
+# raise. The plugin's tasks declare their writer use through `allow_writer`.
 TEST_WRITER_CHECK = "saleor.core.db.connection.restrict_writer"
 
 
 @pytest.fixture
-def post_as_staff(settings, staff_api_client, permission_group_manage_orders):
+def post_as_staff(staff_api_client, permission_group_manage_orders):
     """Post a mutation as order staff.
 
     Saleor's `post_graphql` runs the request's on-commit work (the plugin's hooks,
     then its eager tasks) before it returns, as a committed request would.
     """
-    settings.CELERY_RESTRICT_WRITER_METHOD = PRODUCTION_WRITER_CHECK
     permission_group_manage_orders.user_set.add(staff_api_client.user)
 
     def post(query: str, variables: dict) -> dict:
@@ -106,7 +103,7 @@ def post_as_staff(settings, staff_api_client, permission_group_manage_orders):
 
 @pytest.fixture
 def plugin_mails(mailoutbox):
-    """The emails the plugin sent (Saleor's own emails come from another sender)."""
+    """Return the emails the plugin sent (Saleor's own come from other senders)."""
 
     def mails() -> list:
         return [mail for mail in mailoutbox if mail.from_email == SENDER]
@@ -351,26 +348,25 @@ def test_a_failing_hook_does_not_break_the_saleor_mutation(
 
 
 def test_celery_beat_schedule_inside_saleor_has_the_plugin_tasks():
-    # when Saleor's Celery app is configured (by the plugin's AppConfig.ready)
+    # given Saleor's Celery app, configured from its settings (CELERY_*)
+    from saleor import celery_app
+
+    # when the plugin's AppConfig.ready has run
     schedule = current_app.conf.beat_schedule
 
-    # then
-    assert schedule["saleor-support-plugin-sweep-outbox"]["task"] == (
-        "saleor_support_plugin.tasks.sweep_outbox_task"
-    )
-    assert schedule["saleor-support-plugin-detect-delays"]["task"] == (
-        "saleor_support_plugin.tasks.detect_delays_task"
-    )
+    # then the plugin's entries sit in Saleor's own schedule
+    assert current_app.main == celery_app.main == "saleor"
+    assert "delete-empty-allocations" in schedule
+    assert schedule["saleor-support-plugin-sweep-outbox"] == {
+        "task": "saleor_support_plugin.tasks.sweep_outbox_task",
+        "schedule": 30.0,
+    }
+    assert schedule["saleor-support-plugin-detect-delays"] == {
+        "task": "saleor_support_plugin.tasks.detect_delays_task",
+        "schedule": 900.0,
+    }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Plugin bug: its Celery tasks query the writer database without Saleor's "
-        "allow_writer(), which Saleor's test settings forbid (production logs it)"
-    ),
-)
 def test_plugin_tasks_pass_saleors_writer_check(
     settings, support_plugin_with_sender, post_as_staff, plugin_mails, order_with_lines
 ):
