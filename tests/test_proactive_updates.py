@@ -369,3 +369,21 @@ def test_tracking_number_changed_back_is_news_again(
         ).tracking_number
         == "A-1"
     )
+
+
+def test_repeated_tracking_hooks_record_each_change_once(db, mail_config, on_commit):
+    order = SaleorOrderFactory.create()
+    fulfillment = ship(order, on_commit, tracking="A-1")
+    on_commit(hooks.tracking_number_updated, fulfillment)  # repeat, after processing
+    fulfillment.tracking_number = "B-2"
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    on_commit(hooks.tracking_number_updated, fulfillment)  # repeat
+    keys = sorted(
+        OrderEvent.objects.filter(type="tracking_updated").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    assert keys == [
+        f"fulfillment:{fulfillment.pk}:tracking:0:A-1",
+        f"fulfillment:{fulfillment.pk}:tracking:0:B-2",
+    ]

@@ -70,17 +70,21 @@ def fulfillment_key(fulfillment_id: str, what: str) -> str:
 
 
 def tracking_event_key(fulfillment_id: str, tracking_number: str) -> str:
-    """Key a tracking hook by the plugin's count of changes, so A → B → A is news three times.
+    """Name a tracking change by how many changes preceded it, so A → B → A is news three times.
 
-    A repeat of the hook before processing sees the same count (a no-op); after
-    processing, a repeat names an unchanged number and sends nothing.
+    The key is the one the change got when it was first recorded: the count of
+    changes before it. A repeat of the hook, before or after processing, gets
+    the same key and is a no-op.
     """
-    changes = (
+    known = (
         FulfillmentSnapshot.objects.filter(fulfillment_id=fulfillment_id)
-        .values_list("tracking_changes", flat=True)
+        .values_list("tracking_changes", "tracking_number")
         .first()
     )
-    return fulfillment_key(fulfillment_id, f"tracking:{changes or 0}:{tracking_number}")
+    changes, current = known or (0, "")
+    if current == tracking_number and changes > 0:
+        changes -= 1  # this is the change already recorded, repeated
+    return fulfillment_key(fulfillment_id, f"tracking:{changes}:{tracking_number}")
 
 
 # --- hook path

@@ -382,3 +382,32 @@ def test_plugin_tasks_pass_saleors_writer_check(
     # then
     assert data["orderCancel"]["errors"] == []
     assert len(plugin_mails()) == 1
+
+
+def _hook_queries(hook, subject) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        hook(subject)
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_hook_reads_a_saleor_order_in_a_constant_number_of_queries(
+    support_plugin, order, fulfilled_order
+):
+    # given an order without lines and a fulfilled order with lines and a fulfillment
+    from saleor.order.models import Order
+
+    from saleor_support_plugin.saleor import hooks
+
+    empty = Order.objects.get(pk=order.pk)
+    shipped = Order.objects.get(pk=fulfilled_order.pk)
+    # when the hook reads each (fresh instances: nothing prefetched by Saleor)
+    empty_queries = _hook_queries(hooks.order_confirmed, empty)
+    shipped_queries = _hook_queries(hooks.order_confirmed, shipped)
+    # then the count does not grow with lines or fulfillments, and one INSERT is made
+    assert len(shipped_queries) == len(empty_queries)
+    inserts = [sql for sql in shipped_queries if sql.startswith("INSERT")]
+    assert len(inserts) == 1
+    assert len(shipped_queries) <= 10
