@@ -1,7 +1,6 @@
 """Hook cost on real Saleor orders (run in a Saleor environment, against a populated database).
 
-    DJANGO_SETTINGS_MODULE=saleor.settings DATABASE_URL=... SECRET_KEY=... \\
-        python -m benchmarks.saleor_hook_cost
+    DJANGO_SETTINGS_MODULE=saleor.settings DATABASE_URL=... SECRET_KEY=... python -m benchmarks.saleor_hook_cost
 
 Calls the plugin's hooks with Saleor's own Order and Fulfillment objects (fresh
 from the database, nothing prefetched), inside a transaction that is rolled
@@ -31,7 +30,7 @@ def main() -> None:
     fulfillments = list(Fulfillment.objects.values_list("pk", flat=True)[:20])
     if not orders:
         sys.exit("No orders: run `python manage.py populatedb` first.")
-    rows = []
+    rows: list[tuple[str, int, int, int, float, str]] = []
     cases = [
         (
             "order_confirmed",
@@ -61,7 +60,9 @@ def main() -> None:
     for name, hook, load, pks in cases:
         if not pks:
             continue
-        timings, counts, kinds = [], [], set()
+        timings: list[float] = []
+        counts: list[int] = []
+        statements: set[str] = set()
         for pk in pks:
             subject = load(pk)
             with transaction.atomic():
@@ -70,7 +71,7 @@ def main() -> None:
                     hook(subject)
                     timings.append((time.perf_counter_ns() - started) / 1000)
                 counts.append(len(queries.captured_queries))
-                kinds.update(q["sql"].split()[0] for q in queries.captured_queries)
+                statements.update(q["sql"].split()[0] for q in queries.captured_queries)
                 transaction.set_rollback(True)
         rows.append(
             (
@@ -79,7 +80,7 @@ def main() -> None:
                 min(counts),
                 max(counts),
                 statistics.median(timings),
-                ",".join(sorted(kinds)),
+                ",".join(sorted(statements)),
             )
         )
     out = sys.stdout
