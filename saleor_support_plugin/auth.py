@@ -25,6 +25,7 @@ MANAGE_ORDERS = "order.manage_orders"
 
 class RequestorKind(Enum):
     ANONYMOUS = "anonymous"
+    GUEST = "guest"
     CUSTOMER = "customer"
     STAFF = "staff"
 
@@ -42,6 +43,8 @@ class Requestor:
     email: str | None = None
     # The host's user object, kept for permission checks only.
     user: Any = field(default=None, repr=False, compare=False)
+    # A guest proved ownership of this one order (order number + email).
+    guest_order_id: str | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -50,6 +53,10 @@ class Requestor:
     @property
     def is_staff(self) -> bool:
         return self.kind is RequestorKind.STAFF
+
+    @property
+    def is_guest(self) -> bool:
+        return self.kind is RequestorKind.GUEST
 
     def has_perm(self, permission: str) -> bool:
         """Staff permission check through the host's user model."""
@@ -82,8 +89,25 @@ def has_credentials(request: HttpRequest) -> bool:
     return bool(header.strip())
 
 
+GUEST_TOKEN_HEADER = "HTTP_X_SUPPORT_GUEST_TOKEN"
+
+
 def resolve_requestor(request: HttpRequest) -> Requestor:
-    """Authenticate the request; raise AuthenticationFailed for bad credentials."""
+    """Authenticate the request; raise AuthenticationFailed for bad credentials.
+
+    A signed-in user sends Saleor's `Authorization: Bearer <JWT>`; a guest sends
+    the token from `supportGuestTokenCreate` in `X-Support-Guest-Token`.
+    """
+    guest_token = request.META.get(GUEST_TOKEN_HEADER, "").strip()
+    if guest_token and not has_credentials(request):
+        from .tickets.guest import read_guest_token
+
+        claims = read_guest_token(guest_token)
+        if claims is None:
+            raise AuthenticationFailed("Invalid or expired guest token.")
+        return Requestor(
+            kind=RequestorKind.GUEST, email=claims.email, guest_order_id=claims.order_id
+        )
     try:
         user = authenticate(request=request)
     except (jwt.PyJWTError, PermissionDenied) as exc:

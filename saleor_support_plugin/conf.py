@@ -226,6 +226,27 @@ def _timezone(raw: Any) -> str:
     return text
 
 
+SALEOR_PERMISSIONS = {
+    "MANAGE_ORDERS": "order.manage_orders",
+    "MANAGE_USERS": "account.manage_users",
+    "MANAGE_STAFF": "account.manage_staff",
+    "MANAGE_PRODUCTS": "product.manage_products",
+    "MANAGE_CHECKOUTS": "checkout.manage_checkouts",
+    "MANAGE_PLUGINS": "plugins.manage_plugins",
+    "MANAGE_APPS": "app.manage_apps",
+}
+
+
+def _permission(raw: Any) -> str:
+    """Accept Saleor's permission enum name or a codename; return the codename."""
+    text = _text(raw) or "MANAGE_ORDERS"
+    if text.upper() in SALEOR_PERMISSIONS:
+        return SALEOR_PERMISSIONS[text.upper()]
+    if re.fullmatch(r"[a-z_]+\.[a-z_]+", text):
+        return text
+    raise ValueError(f"Use a Saleor permission such as MANAGE_ORDERS, not {text!r}.")
+
+
 def _secret(raw: Any) -> Secret:
     return Secret(_text(raw))
 
@@ -385,6 +406,23 @@ FIELDS: tuple[ConfigField, ...] = (
         "Resolution target (business hours)",
         "A ticket not solved after this many business hours breaches its SLA.",
         _positive_int,
+    ),
+    ConfigField(
+        "staff_permission",
+        FieldType.STRING,
+        "MANAGE_ORDERS",
+        "Staff permission",
+        "The Saleor permission staff need to work on tickets, e.g. MANAGE_ORDERS or "
+        "MANAGE_USERS (or a codename such as order.manage_orders).",
+        _permission,
+    ),
+    ConfigField(
+        "ticket_reopen_window_days",
+        FieldType.STRING,
+        "14",
+        "Reopen window (days)",
+        "Customers can reopen a solved or closed ticket for this many days.",
+        _non_negative_int,
     ),
     ConfigField(
         "tracking_silence_days",
@@ -559,6 +597,8 @@ class SupportSettings:
     survey_delay_days: int = 7
     sla_first_response_hours: int = 24
     sla_resolution_hours: int = 72
+    staff_permission: str = "order.manage_orders"
+    ticket_reopen_window_days: int = 14
     tracking_silence_days: int = 5
     business_timezone: str = "UTC"
     business_days: tuple[int, ...] = (0, 1, 2, 3, 4)

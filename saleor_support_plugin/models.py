@@ -7,6 +7,7 @@ from .orders.models import (
     OrderLineSnapshot,
     OrderSnapshot,
 )
+from .tickets.models import Ticket, TicketMessage
 
 __all__ = [
     "EmailOptOut",
@@ -15,4 +16,6 @@ __all__ = [
     "OrderEvent",
     "OrderLineSnapshot",
     "OrderSnapshot",
+    "Ticket",
+    "TicketMessage",
 ]

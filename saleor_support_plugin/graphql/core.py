@@ -7,6 +7,7 @@ from ..auth import RequestorKind
 
 class SupportRequestorKind(graphene.Enum):
     ANONYMOUS = RequestorKind.ANONYMOUS.value
+    GUEST = RequestorKind.GUEST.value
     CUSTOMER = RequestorKind.CUSTOMER.value
     STAFF = RequestorKind.STAFF.value
 
@@ -17,6 +18,7 @@ class SupportRequestorKind(graphene.Enum):
     def description(self):
         return {
             RequestorKind.ANONYMOUS.value: "No credentials were sent.",
+            RequestorKind.GUEST.value: "A guest who proved an order is theirs.",
             RequestorKind.CUSTOMER.value: "A signed-in customer.",
             RequestorKind.STAFF.value: "A staff member.",
         }.get(self.value)

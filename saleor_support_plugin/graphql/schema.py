@@ -8,9 +8,13 @@ import graphene
 
 from .. import __version__
 from .core import SupportRequestor
+from .tickets import TicketMutations, TicketQueries
 
 
-class Query(graphene.ObjectType):
+class Query(TicketQueries, graphene.ObjectType):
+    class Meta:
+        description = "Reads from the support API."
+
     support_version = graphene.String(
         required=True, description="Version of the support plugin serving this API."
     )
@@ -30,4 +34,9 @@ class Query(graphene.ObjectType):
         return SupportRequestor(kind=requestor.kind.value, email=requestor.email)
 
 
-schema = graphene.Schema(query=Query)
+class Mutation(TicketMutations, graphene.ObjectType):
+    class Meta:
+        description = "Changes through the support API."
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation)

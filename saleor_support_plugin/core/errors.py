@@ -1,0 +1,32 @@
+"""Error codes the plugin's API answers with (GraphQL `errors { field code message }`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.core.exceptions import ValidationError
+
+
+class SupportErrorCode(StrEnum):
+    GRAPHQL_ERROR = "graphql_error"
+    INVALID = "invalid"
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    INVALID_STATUS = "invalid_status"
+    REOPEN_WINDOW_EXPIRED = "reopen_window_expired"
+    FEATURE_DISABLED = "feature_disabled"
+
+
+def error(field: str | None, message: str, code: SupportErrorCode) -> ValidationError:
+    """One coded error on one field (None: the whole request), as Saleor raises them."""
+    return ValidationError(
+        {field or "__all__": ValidationError(message, code=code.value)}
+    )
+
+
+class PermissionDenied(Exception):
+    """The caller may not do this (staff without the permission, customers on staff fields)."""
+
+    code = SupportErrorCode.PERMISSION_DENIED

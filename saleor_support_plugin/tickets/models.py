@@ -1,0 +1,144 @@
+"""Support tickets and their messages."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING_CUSTOMER = "pending_customer", "Pending customer"
+    ON_HOLD = "on_hold", "On hold"
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+PRIORITY_RANK = {
+    TicketPriority.LOW: 0,
+    TicketPriority.NORMAL: 1,
+    TicketPriority.HIGH: 2,
+    TicketPriority.URGENT: 3,
+}
+
+
+class TicketChannel(models.TextChoices):
+    WEB = "web", "Web"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    SOCIAL = "social", "Social"
+
+
+class TicketCategory(models.TextChoices):
+    ORDER_STATUS = "order_status", "Order status"
+    SHIPPING = "shipping", "Shipping"
+    RETURN = "return", "Return"
+    REFUND = "refund", "Refund"
+    PRODUCT_QUESTION = "product_question", "Product question"
+    PRICE_PROTECTION = "price_protection", "Price protection"
+    OTHER = "other", "Other"
+
+
+class Ticket(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.BigIntegerField(
+        unique=True, help_text="Human-readable number, from a sequence."
+    )
+    subject = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=32, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    priority = models.CharField(
+        max_length=16, choices=TicketPriority.choices, default=TicketPriority.NORMAL
+    )
+    priority_rank = models.PositiveSmallIntegerField(
+        default=1, help_text="For sorting by priority."
+    )
+    channel = models.CharField(
+        max_length=16, choices=TicketChannel.choices, default=TicketChannel.WEB
+    )
+    category = models.CharField(
+        max_length=32, choices=TicketCategory.choices, default=TicketCategory.OTHER
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    customer_user_id = models.CharField(
+        max_length=64, null=True, blank=True, db_index=True
+    )
+    customer_email = models.EmailField(max_length=254, db_index=True)
+    order = models.ForeignKey(
+        "saleor_support_plugin.OrderSnapshot",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    assignee_user_id = models.CharField(
+        max_length=64, null=True, blank=True, db_index=True
+    )
+    assignee_email = models.EmailField(max_length=254, blank=True, default="")
+    tier = models.PositiveSmallIntegerField(default=1)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["status", "priority_rank"], name="ssp_ticket_status_priority"
+            ),
+            models.Index(
+                fields=["customer_user_id", "created_at"],
+                name="ssp_ticket_customer_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+
+class AuthorKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff"
+    SYSTEM = "system", "System"
+
+
+class TicketMessage(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages"
+    )
+    author_kind = models.CharField(max_length=16, choices=AuthorKind.choices)
+    author_user_id = models.CharField(max_length=64, null=True, blank=True)
+    author_email = models.EmailField(max_length=254, blank=True, default="")
+    body_html = models.TextField(help_text="Sanitized HTML.")
+    body_text = models.TextField(help_text="Plain text, for search and text emails.")
+    is_internal = models.BooleanField(
+        default=False, help_text="Staff-only note; never shown to customers."
+    )
+    channel = models.CharField(
+        max_length=16, choices=TicketChannel.choices, default=TicketChannel.WEB
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["ticket", "created_at"], name="ssp_message_ticket_created"
+            )
+        ]

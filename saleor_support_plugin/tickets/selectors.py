@@ -1,0 +1,135 @@
+"""Ticket reads, always through what the requestor may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from ..auth import Requestor
+from ..conf import SupportSettings
+from ..core.errors import SupportErrorCode, error
+from .models import Ticket, TicketMessage
+
+
+def visible_tickets(
+    requestor: Requestor, settings: SupportSettings
+) -> QuerySet[Ticket]:
+    """Tickets the requestor may see; staff without the permission see none."""
+    tickets = Ticket.objects.all()
+    if requestor.is_staff and requestor.has_perm(settings.staff_permission):
+        return tickets
+    if requestor.is_guest:
+        return tickets.filter(
+            order__order_id=requestor.guest_order_id, customer_email=requestor.email
+        )
+    if requestor.user_id is not None and not requestor.is_staff:
+        return tickets.filter(customer_user_id=requestor.user_id)
+    return tickets.none()
+
+
+def access_ticket(
+    requestor: Requestor, settings: SupportSettings, ticket_id: str | None
+) -> Ticket:
+    """Return the ticket; NOT_FOUND alike for a missing ticket and someone else's."""
+    ticket = (
+        visible_tickets(requestor, settings).filter(pk=ticket_id).first()
+        if ticket_id
+        else None
+    )
+    if ticket is None:
+        raise error("id", "Ticket not found.", SupportErrorCode.NOT_FOUND)
+    return ticket
+
+
+def visible_messages(
+    requestor: Requestor, settings: SupportSettings, ticket: Ticket
+) -> QuerySet[TicketMessage]:
+    messages = ticket.messages.all()
+    if not (requestor.is_staff and requestor.has_perm(settings.staff_permission)):
+        messages = messages.filter(is_internal=False)
+    return messages
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    statuses: list[str] | None = None
+    priorities: list[str] | None = None
+    categories: list[str] | None = None
+    channels: list[str] | None = None
+    assignee_user_id: str | None = None
+    unassigned: bool | None = None
+    tag: str | None = None
+    order_number: str | None = None
+    customer_email: str | None = None
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+SORT_FIELDS = {
+    "CREATED_AT": ("created_at",),
+    "UPDATED_AT": ("updated_at",),
+    "PRIORITY": ("priority_rank", "created_at"),
+    "NUMBER": ("number",),
+}
+
+
+def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ticket]:
+    if spec.statuses:
+        tickets = tickets.filter(status__in=spec.statuses)
+    if spec.priorities:
+        tickets = tickets.filter(priority__in=spec.priorities)
+    if spec.categories:
+        tickets = tickets.filter(category__in=spec.categories)
+    if spec.channels:
+        tickets = tickets.filter(channel__in=spec.channels)
+    if spec.assignee_user_id:
+        tickets = tickets.filter(assignee_user_id=spec.assignee_user_id)
+    if spec.unassigned is not None:
+        tickets = tickets.filter(assignee_user_id__isnull=spec.unassigned)
+    if spec.tag:
+        tickets = tickets.filter(tags__contains=[spec.tag.lower()])
+    if spec.order_number:
+        tickets = tickets.filter(order__number=spec.order_number.lstrip("#"))
+    if spec.customer_email:
+        tickets = tickets.filter(customer_email__iexact=spec.customer_email)
+    if spec.created_after:
+        tickets = tickets.filter(created_at__gte=spec.created_after)
+    if spec.created_before:
+        tickets = tickets.filter(created_at__lt=spec.created_before)
+    if spec.search:
+        words = spec.search.strip()
+        matching_messages = TicketMessage.objects.filter(
+            body_text__icontains=words
+        ).values("ticket_id")
+        tickets = tickets.filter(
+            Q(subject__icontains=words) | Q(pk__in=matching_messages)
+        )
+    return tickets
+
+
+def sort_tickets(
+    tickets: QuerySet[Ticket], field: str, descending: bool
+) -> QuerySet[Ticket]:
+    columns = SORT_FIELDS[field]
+    prefix = "-" if descending else ""
+    return tickets.order_by(
+        *(f"{prefix}{column}" for column in columns), f"{prefix}number"
+    )
+
+
+def with_list_data(
+    tickets: QuerySet[Ticket], *, include_internal: bool
+) -> QuerySet[Ticket]:
+    """Everything a list row shows, in the same query: order, last message."""
+    last = TicketMessage.objects.filter(ticket=OuterRef("pk"))
+    if not include_internal:
+        last = last.filter(is_internal=False)
+    last = last.order_by("-created_at")
+    return tickets.select_related("order").annotate(
+        last_message_text=Subquery(last.values("body_text")[:1]),
+        last_message_at=Subquery(last.values("created_at")[:1]),
+        last_message_author_kind=Subquery(last.values("author_kind")[:1]),
+    )

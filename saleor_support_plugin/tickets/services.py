@@ -1,0 +1,315 @@
+"""Ticket writes: create, reply, close, reopen, assign, update, escalate.
+
+Every function takes the requestor and checks what it may do; reads that pick
+the ticket live in `selectors.access_ticket`, so another customer's ticket and
+a ticket that does not exist fail the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..auth import Requestor
+from ..conf import SupportSettings
+from ..core.errors import PermissionDenied, SupportErrorCode, error
+from ..core.text import sanitize_html
+from ..orders.models import OrderSnapshot
+from .models import (
+    PRIORITY_RANK,
+    AuthorKind,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+)
+
+SUBJECT_MAX_LENGTH = 200
+BODY_MAX_LENGTH = 20_000
+TAG_MAX_LENGTH = 50
+MAX_TAGS = 20
+NUMBER_SEQUENCE = "saleor_support_plugin_ticket_number_seq"
+
+
+def next_ticket_number() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval('{NUMBER_SEQUENCE}')")
+        return int(cursor.fetchone()[0])
+
+
+def clean_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise error("subject", "Enter a subject.", SupportErrorCode.REQUIRED)
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise error(
+            "subject",
+            f"Keep the subject under {SUBJECT_MAX_LENGTH} characters.",
+            SupportErrorCode.TOO_LONG,
+        )
+    return subject
+
+
+@dataclass(frozen=True)
+class CleanBody:
+    html: str
+    text: str
+
+
+def clean_body(body: str) -> CleanBody:
+    if len(body or "") > BODY_MAX_LENGTH:
+        raise error(
+            "body",
+            f"Keep the message under {BODY_MAX_LENGTH} characters.",
+            SupportErrorCode.TOO_LONG,
+        )
+    html, text = sanitize_html(body or "")
+    if not text.strip():
+        raise error("body", "Write a message.", SupportErrorCode.REQUIRED)
+    return CleanBody(html=html, text=text)
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned = list(
+        dict.fromkeys(tag.strip().lower() for tag in tags if tag and tag.strip())
+    )
+    if len(cleaned) > MAX_TAGS or any(len(tag) > TAG_MAX_LENGTH for tag in cleaned):
+        raise error(
+            "tags",
+            f"Use at most {MAX_TAGS} tags of {TAG_MAX_LENGTH} characters.",
+            SupportErrorCode.INVALID,
+        )
+    return cleaned
+
+
+def _order_of(requestor: Requestor, order_id: str | None) -> OrderSnapshot | None:
+    """Return the requestor's own order; NOT_FOUND alike for missing and not theirs."""
+    if not order_id:
+        return None
+    order = OrderSnapshot.objects.filter(order_id=order_id).first()
+    owned = order is not None and (
+        (requestor.is_guest and requestor.guest_order_id == order.order_id)
+        or (requestor.user_id is not None and order.user_id == requestor.user_id)
+        or requestor.is_staff
+    )
+    if not owned:
+        raise error("order", "Order not found.", SupportErrorCode.NOT_FOUND)
+    return order
+
+
+def _require_staff(requestor: Requestor, settings: SupportSettings) -> None:
+    if not requestor.has_perm(settings.staff_permission):
+        raise PermissionDenied
+
+
+def ticket_create(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    subject: str,
+    body: str,
+    order_id: str | None = None,
+    category: str = TicketCategory.OTHER,
+    channel: str = TicketChannel.WEB,
+) -> Ticket:
+    """Open a ticket for a customer, a guest (about their order) or staff (about an order)."""
+    if not settings.tickets_enabled:
+        raise error(
+            None, "Support tickets are switched off.", SupportErrorCode.FEATURE_DISABLED
+        )
+    if requestor.is_anonymous:
+        raise PermissionDenied
+    if requestor.is_staff:
+        _require_staff(requestor, settings)
+    clean = clean_body(body)
+    subject = clean_subject(subject)
+    if requestor.is_guest and not order_id:
+        order_id = requestor.guest_order_id
+    order = _order_of(requestor, order_id)
+    if requestor.is_staff and order is None:
+        raise error(
+            "order", "Staff open tickets about an order.", SupportErrorCode.REQUIRED
+        )
+    customer_email = (
+        order.customer_email
+        if (order and requestor.is_staff)
+        else (requestor.email or "")
+    )
+    customer_user_id = (
+        order.user_id if (order and requestor.is_staff) else requestor.user_id
+    )
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            number=next_ticket_number(),
+            subject=subject,
+            category=category,
+            channel=channel,
+            customer_email=customer_email,
+            customer_user_id=customer_user_id,
+            order=order,
+        )
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=AuthorKind.STAFF if requestor.is_staff else AuthorKind.CUSTOMER,
+            author_user_id=requestor.user_id,
+            author_email=requestor.email or "",
+            body_html=clean.html,
+            body_text=clean.text,
+            channel=channel,
+        )
+    return ticket
+
+
+def ticket_reply(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    ticket: Ticket,
+    body: str,
+    internal: bool = False,
+) -> TicketMessage:
+    """Add a message; a staff reply waits for the customer, a customer reply reopens the work."""
+    if internal or requestor.is_staff:
+        _require_staff(requestor, settings)
+    if ticket.status == TicketStatus.CLOSED and not requestor.is_staff:
+        raise error(
+            "ticket",
+            "This ticket is closed; reopen it to reply.",
+            SupportErrorCode.INVALID_STATUS,
+        )
+    clean = clean_body(body)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        message = TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=AuthorKind.STAFF if requestor.is_staff else AuthorKind.CUSTOMER,
+            author_user_id=requestor.user_id,
+            author_email=requestor.email or "",
+            body_html=clean.html,
+            body_text=clean.text,
+            is_internal=internal,
+        )
+        if not internal:
+            if requestor.is_staff:
+                ticket.first_responded_at = ticket.first_responded_at or now
+                ticket.status = TicketStatus.PENDING_CUSTOMER
+            elif ticket.status in (TicketStatus.PENDING_CUSTOMER, TicketStatus.SOLVED):
+                ticket.status = TicketStatus.OPEN
+        ticket.save()
+    return message
+
+
+def ticket_close(
+    *, requestor: Requestor, settings: SupportSettings, ticket: Ticket
+) -> Ticket:
+    if requestor.is_staff:
+        _require_staff(requestor, settings)
+    if ticket.status == TicketStatus.CLOSED:
+        raise error(
+            "ticket", "The ticket is already closed.", SupportErrorCode.INVALID_STATUS
+        )
+    ticket.status = TicketStatus.CLOSED
+    ticket.closed_at = timezone.now()
+    ticket.save(update_fields=["status", "closed_at", "updated_at"])
+    return ticket
+
+
+def ticket_reopen(
+    *, requestor: Requestor, settings: SupportSettings, ticket: Ticket
+) -> Ticket:
+    if requestor.is_staff:
+        _require_staff(requestor, settings)
+    if ticket.status not in (TicketStatus.SOLVED, TicketStatus.CLOSED):
+        raise error(
+            "ticket",
+            "Only solved or closed tickets can be reopened.",
+            SupportErrorCode.INVALID_STATUS,
+        )
+    ended_at = ticket.closed_at or ticket.solved_at or ticket.updated_at
+    window = timedelta(days=settings.ticket_reopen_window_days)
+    if not requestor.is_staff and timezone.now() - ended_at > window:
+        raise error(
+            "ticket",
+            f"Tickets can be reopened for {settings.ticket_reopen_window_days} days; please open a new one.",
+            SupportErrorCode.REOPEN_WINDOW_EXPIRED,
+        )
+    ticket.status = TicketStatus.OPEN
+    ticket.reopen_count += 1
+    ticket.closed_at = None
+    ticket.solved_at = None
+    ticket.save(
+        update_fields=["status", "reopen_count", "closed_at", "solved_at", "updated_at"]
+    )
+    return ticket
+
+
+def ticket_update(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    ticket: Ticket,
+    status: str | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    tags: list[str] | None = None,
+) -> Ticket:
+    """Staff change status, priority, category or tags."""
+    _require_staff(requestor, settings)
+    now = timezone.now()
+    if status is not None and status != ticket.status:
+        ticket.status = status
+        if status == TicketStatus.SOLVED:
+            ticket.solved_at = now
+        elif status == TicketStatus.CLOSED:
+            ticket.closed_at = now
+    if priority is not None:
+        ticket.priority = priority
+        ticket.priority_rank = PRIORITY_RANK[TicketPriority(priority)]
+    if category is not None:
+        ticket.category = category
+    if tags is not None:
+        ticket.tags = clean_tags(tags)
+    ticket.save()
+    return ticket
+
+
+def ticket_assign(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    ticket: Ticket,
+    assignee_user_id: str | None,
+    assignee_email: str,
+) -> Ticket:
+    _require_staff(requestor, settings)
+    ticket.assignee_user_id = assignee_user_id
+    ticket.assignee_email = assignee_email if assignee_user_id else ""
+    ticket.save(update_fields=["assignee_user_id", "assignee_email", "updated_at"])
+    return ticket
+
+
+def ticket_escalate(
+    *, requestor: Requestor, settings: SupportSettings, ticket: Ticket, reason: str
+) -> Ticket:
+    """Move the ticket up one tier; the reason is kept as an internal note."""
+    _require_staff(requestor, settings)
+    with transaction.atomic():
+        ticket.tier += 1
+        ticket.save(update_fields=["tier", "updated_at"])
+        clean = clean_body(reason)
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=AuthorKind.SYSTEM,
+            author_user_id=requestor.user_id,
+            author_email=requestor.email or "",
+            body_html=clean.html,
+            body_text=f"Escalated to tier {ticket.tier}: {clean.text}",
+            is_internal=True,
+        )
+    return ticket
