@@ -11,4 +11,5 @@ else:
         "tests.fixtures.graphql",
         "tests.fixtures.services",
         "tests.fixtures.support",
+        "tests.fixtures.tickets",
     ]

@@ -92,3 +92,42 @@ class SaleorOrderFactory(factory.Factory[SaleorOrder]):
         self.fulfillments = RelatedList()
         self.payment_transactions = RelatedList([SaleorTransactionItem()])
         self.payments = RelatedList()
+
+
+# --- the plugin's own models
+
+
+class OrderSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "saleor_support_plugin.OrderSnapshot"
+
+    order_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    number = factory.Sequence(lambda n: str(5000 + n))
+    channel_slug = "default-channel"
+    status = "unfulfilled"
+    placed_at = factory.LazyFunction(lambda: datetime.now(UTC))
+    customer_email = factory.Sequence(lambda n: f"buyer{n}@example.com")
+    user_id = None
+    language_code = "en"
+    currency = "USD"
+    total_gross = Decimal("59.90")
+    observed_at = factory.LazyFunction(lambda: datetime.now(UTC))
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "saleor_support_plugin.Ticket"
+
+    number = factory.Sequence(lambda n: 900_000 + n)
+    subject = factory.Sequence(lambda n: f"Question {n}")
+    customer_email = factory.Sequence(lambda n: f"buyer{n}@example.com")
+
+
+class TicketMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "saleor_support_plugin.TicketMessage"
+
+    ticket = factory.SubFactory(TicketFactory)
+    author_kind = "customer"
+    body_html = "Hello"
+    body_text = "Hello"
