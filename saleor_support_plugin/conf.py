@@ -425,6 +425,15 @@ FIELDS: tuple[ConfigField, ...] = (
         _non_negative_int,
     ),
     ConfigField(
+        "ticket_rate_limit_per_hour",
+        FieldType.STRING,
+        "20",
+        "Ticket messages per hour",
+        "How many tickets and replies one customer, guest or IP address may post per hour "
+        "(0: no limit).",
+        _non_negative_int,
+    ),
+    ConfigField(
         "tracking_silence_days",
         FieldType.STRING,
         "5",
@@ -599,6 +608,7 @@ class SupportSettings:
     sla_resolution_hours: int = 72
     staff_permission: str = "order.manage_orders"
     ticket_reopen_window_days: int = 14
+    ticket_rate_limit_per_hour: int = 20
     tracking_silence_days: int = 5
     business_timezone: str = "UTC"
     business_days: tuple[int, ...] = (0, 1, 2, 3, 4)

@@ -1,5 +1,6 @@
 """Django discovers the app's models here; each feature defines its own."""
 
+from .core.models import RateLimitCounter
 from .notifications.models import EmailOptOut, Notification
 from .orders.models import (
     FulfillmentSnapshot,
@@ -10,6 +11,7 @@ from .orders.models import (
 from .tickets.models import Ticket, TicketMessage
 
 __all__ = [
+    "RateLimitCounter",
     "EmailOptOut",
     "FulfillmentSnapshot",
     "Notification",

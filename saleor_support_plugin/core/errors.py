@@ -17,6 +17,7 @@ class SupportErrorCode(StrEnum):
     INVALID_STATUS = "invalid_status"
     REOPEN_WINDOW_EXPIRED = "reopen_window_expired"
     FEATURE_DISABLED = "feature_disabled"
+    RATE_LIMITED = "rate_limited"
 
 
 def error(field: str | None, message: str, code: SupportErrorCode) -> ValidationError:

@@ -25,6 +25,7 @@ ERROR_DESCRIPTIONS = {
     SupportErrorCode.INVALID_STATUS: "Not possible in the ticket's current status.",
     SupportErrorCode.REOPEN_WINDOW_EXPIRED: "Too late to reopen; open a new ticket.",
     SupportErrorCode.FEATURE_DISABLED: "The merchant switched this feature off.",
+    SupportErrorCode.RATE_LIMITED: "Too many attempts; wait and try again.",
 }
 SupportErrorCodeEnum = graphene.Enum(
     "SupportErrorCode",

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from graphql import GraphQLError
 
 from ..core.errors import PermissionDenied, SupportErrorCode, error
+from ..core.ratelimit import Limit, hit
 from ..orders.models import OrderSnapshot
 from ..tickets import services
 from ..tickets.guest import GUEST_TOKEN_MAX_AGE_SECONDS, make_guest_token
@@ -475,6 +476,10 @@ class SupportMutation(graphene.Mutation):
             return cls(errors=errors_from(exc))
 
 
+def _client_ip(info) -> str | None:
+    return info.context.request.META.get("REMOTE_ADDR") or None
+
+
 def _ticket(info, id: str) -> Ticket:
     context = info.context
     return access_ticket(
@@ -524,6 +529,7 @@ class SupportTicketCreate(SupportMutation):
             body=input["body"],
             order_id=order_id,
             category=input.get("category") or TicketCategory.OTHER,
+            client_ip=_client_ip(info),
         )
         return {"ticket": ticket}
 
@@ -556,6 +562,7 @@ class SupportTicketReply(SupportMutation):
             settings=info.context.settings,
             ticket=ticket,
             body=input["body"],
+            client_ip=_client_ip(info),
         )
         ticket.refresh_from_db()
         return {"ticket": ticket, "message": message}
@@ -726,6 +733,9 @@ class SupportTicketEscalate(SupportMutation):
         return {"ticket": ticket}
 
 
+GUEST_LOOKUP_LIMIT = Limit("guest-lookup", 10)
+
+
 class SupportGuestTokenCreate(SupportMutation):
     token = graphene.String(
         description="Send as `X-Support-Guest-Token`; valid for this order's tickets."
@@ -743,6 +753,15 @@ class SupportGuestTokenCreate(SupportMutation):
 
     @classmethod
     def perform(cls, info, order_number, email):
+        number = order_number.strip().lstrip("#")
+        # Guessing pairs is throttled per address and per order number.
+        for identity in (f"ip:{_client_ip(info)}", f"order:{number}"):
+            if hit(GUEST_LOOKUP_LIMIT, identity) is not None:
+                raise error(
+                    None,
+                    "Too many attempts; try again later.",
+                    SupportErrorCode.RATE_LIMITED,
+                )
         order = OrderSnapshot.objects.filter(
             number=order_number.strip().lstrip("#"),
             customer_email=email.strip().lower(),

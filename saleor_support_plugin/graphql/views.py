@@ -7,13 +7,14 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from graphql.error import format_error as format_graphql_error
 
 from ..auth import AuthenticationFailed, resolve_requestor
 from ..conf import SupportSettings
 from ..core.http import PayloadTooLarge, method_not_allowed, read_body
 from .context import SupportContext
+from .limits import QueryTooExpensive, check_limits
 from .schema import schema
 
 logger = logging.getLogger(__name__)
@@ -108,9 +109,17 @@ def handle_graphql(request: HttpRequest, settings: SupportSettings) -> HttpRespo
         requestor = resolve_requestor(request)
     except AuthenticationFailed as exc:
         return graphql_error_response(401, "INVALID_TOKEN", str(exc))
+    try:
+        document = parse(data["query"])
+    except GraphQLError as exc:
+        return JsonResponse({"errors": [format_error(exc)]}, status=400)
+    try:
+        check_limits(document, data.get("variables"))
+    except QueryTooExpensive as exc:
+        return graphql_error_response(400, exc.code, exc.message)
     context = SupportContext(request=request, requestor=requestor, settings=settings)
     result = schema.execute(
-        data["query"],
+        document,
         variable_values=data.get("variables") or {},
         operation_name=data.get("operationName"),
         context_value=context,

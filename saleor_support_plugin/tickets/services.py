@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..auth import Requestor
 from ..conf import SupportSettings
 from ..core.errors import PermissionDenied, SupportErrorCode, error
+from ..core.ratelimit import Limit, hit
 from ..core.text import sanitize_html
 from ..orders.models import OrderSnapshot
 from .models import (
@@ -102,6 +103,38 @@ def _order_of(requestor: Requestor, order_id: str | None) -> OrderSnapshot | Non
     return order
 
 
+# An IP address is shared by everyone behind one NAT: it gets a wider limit.
+IP_LIMIT_FACTOR = 5
+
+
+def check_write_rate(
+    requestor: Requestor, settings: SupportSettings, client_ip: str | None
+) -> None:
+    """Limit tickets and replies per customer, guest order and IP address (staff are exempt)."""
+    if requestor.is_staff or settings.ticket_rate_limit_per_hour == 0:
+        return
+    per_hour = settings.ticket_rate_limit_per_hour
+    checks = []
+    if requestor.user_id:
+        checks.append((Limit("ticket-write", per_hour), f"user:{requestor.user_id}"))
+    if requestor.is_guest:
+        checks.append(
+            (Limit("ticket-write", per_hour), f"guest:{requestor.guest_order_id}")
+        )
+    if client_ip:
+        checks.append(
+            (Limit("ticket-write-ip", per_hour * IP_LIMIT_FACTOR), f"ip:{client_ip}")
+        )
+    for limit, identity in checks:
+        wait = hit(limit, identity)
+        if wait is not None:
+            raise error(
+                None,
+                f"Too many messages; try again in {max(1, -(-wait // 60))} minutes.",
+                SupportErrorCode.RATE_LIMITED,
+            )
+
+
 def _require_staff(requestor: Requestor, settings: SupportSettings) -> None:
     if not requestor.has_perm(settings.staff_permission):
         raise PermissionDenied
@@ -116,6 +149,7 @@ def ticket_create(
     order_id: str | None = None,
     category: str = TicketCategory.OTHER,
     channel: str = TicketChannel.WEB,
+    client_ip: str | None = None,
 ) -> Ticket:
     """Open a ticket for a customer, a guest (about their order) or staff (about an order)."""
     if not settings.tickets_enabled:
@@ -128,6 +162,7 @@ def ticket_create(
         _require_staff(requestor, settings)
     clean = clean_body(body)
     subject = clean_subject(subject)
+    check_write_rate(requestor, settings, client_ip)
     if requestor.is_guest and not order_id:
         order_id = requestor.guest_order_id
     order = _order_of(requestor, order_id)
@@ -172,6 +207,7 @@ def ticket_reply(
     ticket: Ticket,
     body: str,
     internal: bool = False,
+    client_ip: str | None = None,
 ) -> TicketMessage:
     """Add a message; a staff reply waits for the customer, a customer reply reopens the work."""
     if internal or requestor.is_staff:
@@ -183,6 +219,7 @@ def ticket_reply(
             SupportErrorCode.INVALID_STATUS,
         )
     clean = clean_body(body)
+    check_write_rate(requestor, settings, client_ip)
     now = timezone.now()
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
