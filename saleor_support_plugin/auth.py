@@ -43,8 +43,10 @@ class Requestor:
     email: str | None = None
     # The host's user object, kept for permission checks only.
     user: Any = field(default=None, repr=False, compare=False)
-    # A guest proved ownership of this one order (order number + email).
+    # A guest proved ownership of this one order (order number + email), or
+    # followed the link to this one ticket from an email.
     guest_order_id: str | None = None
+    guest_ticket_id: str | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -106,7 +108,10 @@ def resolve_requestor(request: HttpRequest) -> Requestor:
         if claims is None:
             raise AuthenticationFailed("Invalid or expired guest token.")
         return Requestor(
-            kind=RequestorKind.GUEST, email=claims.email, guest_order_id=claims.order_id
+            kind=RequestorKind.GUEST,
+            email=claims.email,
+            guest_order_id=claims.order_id,
+            guest_ticket_id=claims.ticket_id,
         )
     try:
         user = authenticate(request=request)

@@ -485,6 +485,17 @@ FIELDS: tuple[ConfigField, ...] = (
         _handlebars,
     ),
     ConfigField(
+        "ticket_url_template",
+        FieldType.STRING,
+        "",
+        "Ticket page link",
+        "Handlebars template of your storefront's ticket page, linked from ticket emails, e.g. "
+        "https://shop.example.com/support/{{ticket_id}}?token={{token}} (token: send it as "
+        "X-Support-Guest-Token). Empty: no link.",
+        _template_text,
+        _handlebars,
+    ),
+    ConfigField(
         "carrier_webhook_secret",
         FieldType.SECRET,
         "",
@@ -615,6 +626,7 @@ class SupportSettings:
     holidays: tuple[date, ...] = ()
     public_url: str = ""
     tracking_url_template: str = ""
+    ticket_url_template: str = ""
     carrier_webhook_secret: Secret = dataclasses.field(
         default_factory=lambda: Secret("")
     )

@@ -14,6 +14,9 @@ class NotificationKind(StrEnum):
     CANCELLED = "cancelled"
     RETURN_RECEIVED = "return_received"
     REFUND_ISSUED = "refund_issued"
+    TICKET_REPLY = "ticket_reply"
+    TICKET_CREATED = "ticket_created"
+    TICKET_CUSTOMER_REPLY = "ticket_customer_reply"
 
     @property
     def label(self) -> str:
@@ -31,7 +34,19 @@ KIND_LABELS = {
     NotificationKind.CANCELLED: "Cancelled",
     NotificationKind.RETURN_RECEIVED: "Return received",
     NotificationKind.REFUND_ISSUED: "Refund issued",
+    NotificationKind.TICKET_REPLY: "Ticket reply (to the customer)",
+    NotificationKind.TICKET_CREATED: "New ticket (to staff)",
+    NotificationKind.TICKET_CUSTOMER_REPLY: "Customer replied (to staff)",
 }
+
+# Updates about a ticket rather than an order.
+TICKET_KINDS = frozenset(
+    {
+        NotificationKind.TICKET_REPLY,
+        NotificationKind.TICKET_CREATED,
+        NotificationKind.TICKET_CUSTOMER_REPLY,
+    }
+)
 
 # Messages consumers are entitled to whatever their preferences: confirmation of
 # the contract, its cancellation and refunds of their money. An opt-out never
@@ -41,5 +56,7 @@ TRANSACTIONAL_KINDS = frozenset(
         NotificationKind.CONFIRMED,
         NotificationKind.CANCELLED,
         NotificationKind.REFUND_ISSUED,
+        # The answer to the customer's own request, and staff's work mail.
+        *TICKET_KINDS,
     }
 )

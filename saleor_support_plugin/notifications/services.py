@@ -25,10 +25,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import SupportSettings
+from ..core.background import in_background
 from ..orders.models import OrderEvent, OrderSnapshot
 from .context import build_context
 from .delivery import PermanentDeliveryError, TransientDeliveryError, deliver
-from .kinds import TRANSACTIONAL_KINDS, NotificationKind
+from .kinds import TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
 from .models import EmailOptOut, Notification, NotificationChannel, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ def is_opted_out(email: str) -> bool:
 def _suppression(
     kind: NotificationKind, channel: str, recipient: str, settings: SupportSettings
 ) -> str:
-    if not settings.proactive_updates_enabled:
+    if kind in TICKET_KINDS:
+        if not settings.tickets_enabled:
+            return "support tickets are switched off"
+    elif not settings.proactive_updates_enabled:
         return "proactive order updates are switched off"
     if not settings.kind_enabled(kind):
         return f"'{kind.label}' updates are switched off"
@@ -241,3 +245,45 @@ def sweep_outbox(*, now: datetime | None = None) -> SweepResult:
         ids = [notification.pk for notification in due]
         Notification.objects.filter(pk__in=ids).update(last_dispatched_at=now)
     return SweepResult(events=events, notifications=[str(pk) for pk in ids])
+
+
+def create_ticket_notification(
+    *,
+    kind: NotificationKind,
+    key: str,
+    recipients: list[str],
+    context: dict[str, Any],
+    order_id: str | None,
+    language_code: str,
+    settings: SupportSettings,
+) -> list[Notification]:
+    """Outbox rows for a ticket update, one per recipient, in the caller's transaction."""
+    created = []
+    now = timezone.now()
+    for recipient in dict.fromkeys(
+        address.lower() for address in recipients if address
+    ):
+        reason = _suppression(kind, NotificationChannel.EMAIL, recipient, settings)
+        notification, was_created = Notification.objects.get_or_create(
+            dedupe_key=f"{key}:{recipient}:email",
+            defaults={
+                "kind": kind.value,
+                "channel": NotificationChannel.EMAIL,
+                "order_id": order_id,
+                "recipient": recipient,
+                "language_code": language_code,
+                "context": context,
+                "status": NotificationStatus.SUPPRESSED
+                if reason
+                else NotificationStatus.PENDING,
+                "reason": reason,
+                "next_attempt_at": now,
+                "last_dispatched_at": None if reason else now,
+            },
+        )
+        if was_created and not reason:
+            created.append(notification)
+    ids = [notification.pk for notification in created]
+    if ids:
+        transaction.on_commit(lambda: in_background(enqueue_deliveries, ids))
+    return created

@@ -20,6 +20,10 @@ def visible_tickets(
     tickets = Ticket.objects.all()
     if requestor.is_staff and requestor.has_perm(settings.staff_permission):
         return tickets
+    if requestor.is_guest and requestor.guest_ticket_id:
+        return tickets.filter(
+            pk=requestor.guest_ticket_id, customer_email=requestor.email
+        )
     if requestor.is_guest:
         return tickets.filter(
             order__order_id=requestor.guest_order_id, customer_email=requestor.email

@@ -29,6 +29,7 @@ from .models import (
     TicketPriority,
     TicketStatus,
 )
+from .notifications import notify_ticket_created, notify_ticket_message
 
 SUBJECT_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 20_000
@@ -156,7 +157,10 @@ def ticket_create(
         raise error(
             None, "Support tickets are switched off.", SupportErrorCode.FEATURE_DISABLED
         )
-    if requestor.is_anonymous:
+    if requestor.is_anonymous or (
+        requestor.is_guest and requestor.guest_order_id is None
+    ):
+        # A ticket link lets a guest answer that ticket, not open new ones.
         raise PermissionDenied
     if requestor.is_staff:
         _require_staff(requestor, settings)
@@ -188,7 +192,7 @@ def ticket_create(
             customer_user_id=customer_user_id,
             order=order,
         )
-        TicketMessage.objects.create(
+        message = TicketMessage.objects.create(
             ticket=ticket,
             author_kind=AuthorKind.STAFF if requestor.is_staff else AuthorKind.CUSTOMER,
             author_user_id=requestor.user_id,
@@ -197,6 +201,7 @@ def ticket_create(
             body_text=clean.text,
             channel=channel,
         )
+        notify_ticket_created(ticket, message, settings)
     return ticket
 
 
@@ -239,6 +244,7 @@ def ticket_reply(
             elif ticket.status in (TicketStatus.PENDING_CUSTOMER, TicketStatus.SOLVED):
                 ticket.status = TicketStatus.OPEN
         ticket.save()
+        notify_ticket_message(ticket, message, settings)
     return message
 
 

@@ -1,0 +1,102 @@
+"""Ticket emails through the outbox: the customer on a public staff reply, staff on new tickets and customer replies."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..conf import SupportSettings
+from ..notifications.kinds import NotificationKind
+from ..notifications.rendering import render_string
+from ..notifications.services import create_ticket_notification
+from .guest import make_ticket_link_token
+from .models import Ticket, TicketMessage
+
+
+def ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
+    if not settings.ticket_url_template:
+        return ""
+    from graphql_relay import to_global_id
+
+    token = make_ticket_link_token(str(ticket.pk), ticket.customer_email)
+    return render_string(
+        settings.ticket_url_template,
+        {
+            "ticket_id": quote(to_global_id("SupportTicket", str(ticket.pk)), safe=""),
+            "number": ticket.number,
+            "token": quote(token, safe=""),
+        },
+    ).strip()
+
+
+def _context(
+    ticket: Ticket, message: TicketMessage, settings: SupportSettings, *, link: bool
+) -> dict[str, Any]:
+    return {
+        "ticket": {
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "status": ticket.status,
+        },
+        "message": {
+            "text": message.body_text,
+            "html": message.body_html,
+            "author_kind": message.author_kind,
+        },
+        "order": {"number": ticket.order.number} if ticket.order is not None else {},
+        "customer_email": ticket.customer_email,
+        "store": {"name": settings.sender_name},
+        "ticket_url": ticket_url(ticket, settings) if link else "",
+    }
+
+
+def _staff_recipients(ticket: Ticket, settings: SupportSettings) -> list[str]:
+    return (
+        [ticket.assignee_email]
+        if ticket.assignee_email
+        else list(settings.support_staff_addresses)
+    )
+
+
+def _language(ticket: Ticket) -> str:
+    return ticket.order.language_code if ticket.order is not None else "en"
+
+
+def _order_id(ticket: Ticket) -> str | None:
+    return ticket.order.order_id if ticket.order is not None else None
+
+
+def notify_ticket_created(
+    ticket: Ticket, message: TicketMessage, settings: SupportSettings
+) -> None:
+    create_ticket_notification(
+        kind=NotificationKind.TICKET_CREATED,
+        key=f"ticket-created:{ticket.pk}",
+        recipients=_staff_recipients(ticket, settings),
+        context=_context(ticket, message, settings, link=False),
+        order_id=_order_id(ticket),
+        language_code="en",
+        settings=settings,
+    )
+
+
+def notify_ticket_message(
+    ticket: Ticket, message: TicketMessage, settings: SupportSettings
+) -> None:
+    """Send a public staff reply to the customer, a customer reply to the assignee or the team."""
+    if message.is_internal:
+        return
+    from_staff = message.author_kind != "customer"
+    create_ticket_notification(
+        kind=NotificationKind.TICKET_REPLY
+        if from_staff
+        else NotificationKind.TICKET_CUSTOMER_REPLY,
+        key=f"ticket-message:{message.pk}",
+        recipients=[ticket.customer_email]
+        if from_staff
+        else _staff_recipients(ticket, settings),
+        context=_context(ticket, message, settings, link=from_staff),
+        order_id=_order_id(ticket),
+        language_code=_language(ticket) if from_staff else "en",
+        settings=settings,
+    )
