@@ -247,6 +247,43 @@ def _permission(raw: Any) -> str:
     raise ValueError(f"Use a Saleor permission such as MANAGE_ORDERS, not {text!r}.")
 
 
+def _hours_window(raw: Any) -> tuple[int, int]:
+    """'09:00-17:30' -> minutes after midnight (start, end)."""
+    text = _text(raw) or "09:00-17:00"
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", text)
+    if not match:
+        raise ValueError("Enter working hours as HH:MM-HH:MM, e.g. 09:00-17:00.")
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if not (0 <= start < end <= 24 * 60 and m1 < 60 and m2 < 60):
+        raise ValueError("Working hours must start before they end, within one day.")
+    return start, end
+
+
+SLA_PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+def _sla_policies(raw: Any) -> dict[str, tuple[int, int]]:
+    """'urgent=1/8, high=4/24' -> {priority: (first response hours, resolution hours)}."""
+    policies: dict[str, tuple[int, int]] = {}
+    for part in _text(raw).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = re.fullmatch(r"(\w+)\s*=\s*(\d+)\s*/\s*(\d+)", part)
+        if not match or match.group(1).lower() not in SLA_PRIORITIES:
+            raise ValueError(
+                f"Write policies as priority=first/resolution hours, e.g. urgent=1/8 (not {part!r})."
+            )
+        first, resolution = int(match.group(2)), int(match.group(3))
+        if first <= 0 or resolution < first:
+            raise ValueError(
+                f"In {part!r}, the targets must be positive and resolution at least first response."
+            )
+        policies[match.group(1).lower()] = (first, resolution)
+    return policies
+
+
 def _secret(raw: Any) -> Secret:
     return Secret(_text(raw))
 
@@ -406,6 +443,24 @@ FIELDS: tuple[ConfigField, ...] = (
         "Resolution target (business hours)",
         "A ticket not solved after this many business hours breaches its SLA.",
         _positive_int,
+    ),
+    ConfigField(
+        "sla_policies",
+        FieldType.STRING,
+        "urgent=1/8, high=4/24, low=48/144",
+        "SLA by priority",
+        "First-response/resolution targets in business hours per priority, e.g. "
+        "urgent=1/8, high=4/24, low=48/144. Normal priority (and any priority not listed) "
+        "uses the two targets above.",
+        _sla_policies,
+    ),
+    ConfigField(
+        "business_hours",
+        FieldType.STRING,
+        "09:00-17:00",
+        "Working hours",
+        "Working hours on working days (HH:MM-HH:MM, business time zone); SLA clocks run only then.",
+        _hours_window,
     ),
     ConfigField(
         "staff_permission",
@@ -617,6 +672,11 @@ class SupportSettings:
     survey_delay_days: int = 7
     sla_first_response_hours: int = 24
     sla_resolution_hours: int = 72
+    sla_policies: Mapping[str, tuple[int, int]] = dataclasses.field(
+        default_factory=lambda: {"urgent": (1, 8), "high": (4, 24), "low": (48, 144)},
+        compare=False,
+    )
+    business_hours: tuple[int, int] = (9 * 60, 17 * 60)
     staff_permission: str = "order.manage_orders"
     ticket_reopen_window_days: int = 14
     ticket_rate_limit_per_hour: int = 20
@@ -638,6 +698,12 @@ class SupportSettings:
     per_kind: Mapping[str, Any] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
+
+    def sla_targets(self, priority: str) -> tuple[int, int]:
+        """(first response, resolution) business hours for a ticket priority."""
+        return self.sla_policies.get(
+            priority, (self.sla_first_response_hours, self.sla_resolution_hours)
+        )
 
     def kind_enabled(self, kind: NotificationKind) -> bool:
         return bool(self.per_kind.get(f"notify_{kind.value}", True))

@@ -20,11 +20,13 @@ from .notifications.services import (
 from .orders.delays import detect_delays
 from .orders.services import enqueue_processing, process_event
 from .ports import load_settings, writer
+from .tickets.sla import check_sla_breaches
 
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 30.0
 DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
+SLA_CHECK_INTERVAL_SECONDS = 60.0
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -70,7 +72,19 @@ def detect_delays_task() -> None:
             detect_delays(now=timezone.now(), settings=settings)
 
 
+@shared_task(ignore_result=True)
+def check_sla_breaches_task() -> None:
+    with writer():
+        settings = load_settings()
+        if settings.active and settings.tickets_enabled:
+            check_sla_breaches(now=timezone.now(), settings=settings)
+
+
 BEAT_SCHEDULE = {
+    "saleor-support-plugin-check-sla": {
+        "task": "saleor_support_plugin.tasks.check_sla_breaches_task",
+        "schedule": SLA_CHECK_INTERVAL_SECONDS,
+    },
     "saleor-support-plugin-sweep-outbox": {
         "task": "saleor_support_plugin.tasks.sweep_outbox_task",
         "schedule": SWEEP_INTERVAL_SECONDS,

@@ -243,5 +243,5 @@ def test_staff_only_filters_are_refused_for_customers(callers, owners_ticket):
     content = get_graphql_content(response, ignore_errors=True)
     assert (
         content["errors"][0]["message"]
-        == "Filtering by assignee, tag or customer is for staff."
+        == "Filtering by assignee, tag, customer or SLA is for staff."
     )

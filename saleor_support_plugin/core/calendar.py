@@ -1,4 +1,4 @@
-"""Business days in the merchant's time zone, with holidays."""
+"""Business days and hours in the merchant's time zone, with holidays."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class BusinessCalendar:
     timezone: ZoneInfo
     workdays: frozenset[int]  # 0 = Monday
     holidays: frozenset[date]
+    hours: tuple[int, int] = (9 * 60, 17 * 60)  # working minutes after midnight
 
     @classmethod
     def from_settings(cls, settings: SupportSettings) -> BusinessCalendar:
@@ -21,7 +22,29 @@ class BusinessCalendar:
             ZoneInfo(settings.business_timezone),
             frozenset(settings.business_days),
             frozenset(settings.holidays),
+            settings.business_hours,
         )
+
+    def _day_window(self, day: date) -> tuple[datetime, datetime]:
+        midnight = datetime.combine(day, time.min, tzinfo=self.timezone)
+        return midnight + timedelta(minutes=self.hours[0]), midnight + timedelta(
+            minutes=self.hours[1]
+        )
+
+    def add_business_hours(self, start: datetime, hours: float) -> datetime:
+        """Return the moment `hours` working hours after `start` (working days and hours only)."""
+        remaining = timedelta(hours=hours)
+        moment = start.astimezone(self.timezone)
+        for _ in range(3660):
+            day = moment.date()
+            open_at, close_at = self._day_window(day)
+            if self.is_business_day(day) and moment < close_at:
+                moment = max(moment, open_at)
+                if remaining <= close_at - moment:
+                    return moment + remaining
+                remaining -= close_at - moment
+            moment = self._day_window(self.next_business_day(day))[0]
+        raise ValueError("The business calendar has no working hours.")
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() in self.workdays and day not in self.holidays

@@ -66,6 +66,7 @@ TicketSortFieldEnum = described_enum(
         "UPDATED_AT": "Last change.",
         "PRIORITY": "Priority, then age.",
         "NUMBER": "Ticket number.",
+        "SLA_DUE": "The next SLA target due (first response, then resolution).",
     },
     "What to sort tickets by.",
 )
@@ -255,6 +256,13 @@ class SupportTicket(graphene.ObjectType):
     updated_at = graphene.DateTime(required=True, description="Last change.")
     first_responded_at = graphene.DateTime(description="First public staff reply.")
     closed_at = graphene.DateTime(description="When it was closed.")
+    first_response_due_at = graphene.DateTime(
+        description="When the first reply is due (staff only)."
+    )
+    resolution_due_at = graphene.DateTime(
+        description="When the ticket should be solved (staff only)."
+    )
+    sla_breached = graphene.Boolean(description="A target was missed (staff only).")
     last_message_text = graphene.String(
         description="Plain text of the latest message the caller may see."
     )
@@ -289,6 +297,23 @@ class SupportTicket(graphene.ObjectType):
     @staticmethod
     def resolve_tier(root: Ticket, info):
         return root.tier if _staff(info) else None
+
+    @staticmethod
+    def resolve_first_response_due_at(root: Ticket, info):
+        return root.first_response_due_at if _staff(info) else None
+
+    @staticmethod
+    def resolve_resolution_due_at(root: Ticket, info):
+        return root.resolution_due_at if _staff(info) else None
+
+    @staticmethod
+    def resolve_sla_breached(root: Ticket, info):
+        if not _staff(info):
+            return None
+        return (
+            root.first_response_breached_at is not None
+            or root.resolution_breached_at is not None
+        )
 
     @staticmethod
     def resolve_messages(root: Ticket, info):
@@ -342,6 +367,12 @@ class SupportTicketFilterInput(graphene.InputObjectType):
     order_number = graphene.String(description="About this order number.")
     customer_email = graphene.String(description="Of this customer (staff only).")
     search = graphene.String(description="Words in the subject or any message.")
+    sla_breached = graphene.Boolean(
+        description="Only tickets that missed (true) or met (false) a target (staff only)."
+    )
+    sla_due_within_hours = graphene.Int(
+        description="Only open tickets with a target due within this many hours (staff only)."
+    )
 
     class Meta:
         description = "Filter tickets."
@@ -357,13 +388,20 @@ class SupportTicketSortingInput(graphene.InputObjectType):
         description = "Sort tickets."
 
 
-STAFF_ONLY_FILTERS = ("assignee", "unassigned", "tag", "customer_email")
+STAFF_ONLY_FILTERS = (
+    "assignee",
+    "unassigned",
+    "tag",
+    "customer_email",
+    "sla_breached",
+    "sla_due_within_hours",
+)
 
 
 def _ticket_filter(data: dict[str, Any] | None, *, staff: bool) -> TicketFilter:
     data = dict(data or {})
     if not staff and any(data.get(name) is not None for name in STAFF_ONLY_FILTERS):
-        raise GraphQLError("Filtering by assignee, tag or customer is for staff.")
+        raise GraphQLError("Filtering by assignee, tag, customer or SLA is for staff.")
     return TicketFilter(
         statuses=data.get("status"),
         priorities=data.get("priority"),
@@ -375,6 +413,8 @@ def _ticket_filter(data: dict[str, Any] | None, *, staff: bool) -> TicketFilter:
         order_number=data.get("order_number"),
         customer_email=data.get("customer_email"),
         search=data.get("search"),
+        sla_breached=data.get("sla_breached"),
+        sla_due_within_hours=data.get("sla_due_within_hours"),
     )
 
 

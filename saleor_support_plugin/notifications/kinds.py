@@ -17,6 +17,7 @@ class NotificationKind(StrEnum):
     TICKET_REPLY = "ticket_reply"
     TICKET_CREATED = "ticket_created"
     TICKET_CUSTOMER_REPLY = "ticket_customer_reply"
+    TICKET_SLA_BREACH = "ticket_sla_breach"
 
     @property
     def label(self) -> str:
@@ -37,6 +38,7 @@ KIND_LABELS = {
     NotificationKind.TICKET_REPLY: "Ticket reply (to the customer)",
     NotificationKind.TICKET_CREATED: "New ticket (to staff)",
     NotificationKind.TICKET_CUSTOMER_REPLY: "Customer replied (to staff)",
+    NotificationKind.TICKET_SLA_BREACH: "SLA breached (to staff)",
 }
 
 # Updates about a ticket rather than an order.
@@ -45,6 +47,7 @@ TICKET_KINDS = frozenset(
         NotificationKind.TICKET_REPLY,
         NotificationKind.TICKET_CREATED,
         NotificationKind.TICKET_CUSTOMER_REPLY,
+        NotificationKind.TICKET_SLA_BREACH,
     }
 )
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.utils import timezone
 
 from ..auth import Requestor
 from ..conf import SupportSettings
 from ..core.errors import SupportErrorCode, error
 from .models import Ticket, TicketMessage
+from .sla import DONE_STATUSES, sla_breached_q
 
 
 def visible_tickets(
@@ -70,6 +72,8 @@ class TicketFilter:
     search: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    sla_breached: bool | None = None
+    sla_due_within_hours: int | None = None
 
 
 SORT_FIELDS = {
@@ -77,7 +81,16 @@ SORT_FIELDS = {
     "UPDATED_AT": ("updated_at",),
     "PRIORITY": ("priority_rank", "created_at"),
     "NUMBER": ("number",),
+    "SLA_DUE": ("next_due_at",),
 }
+
+
+def _next_due() -> Case:
+    return Case(
+        When(status__in=DONE_STATUSES, then=Value(None)),
+        When(first_responded_at__isnull=True, then=F("first_response_due_at")),
+        default=F("resolution_due_at"),
+    )
 
 
 def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ticket]:
@@ -103,6 +116,17 @@ def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ti
         tickets = tickets.filter(created_at__gte=spec.created_after)
     if spec.created_before:
         tickets = tickets.filter(created_at__lt=spec.created_before)
+    if spec.sla_breached is not None:
+        tickets = (
+            tickets.filter(sla_breached_q())
+            if spec.sla_breached
+            else tickets.exclude(sla_breached_q())
+        )
+    if spec.sla_due_within_hours is not None:
+        horizon = timezone.now() + timedelta(hours=spec.sla_due_within_hours)
+        tickets = tickets.annotate(next_due_at=_next_due()).filter(
+            next_due_at__lte=horizon
+        )
     if spec.search:
         words = spec.search.strip()
         matching_messages = TicketMessage.objects.filter(
@@ -117,6 +141,11 @@ def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ti
 def sort_tickets(
     tickets: QuerySet[Ticket], field: str, descending: bool
 ) -> QuerySet[Ticket]:
+    if field == "SLA_DUE":
+        # Tickets with nothing due sort last either way.
+        due = F("next_due_at")
+        order = due.desc(nulls_last=True) if descending else due.asc(nulls_last=True)
+        return tickets.annotate(next_due_at=_next_due()).order_by(order, "number")
     columns = SORT_FIELDS[field]
     prefix = "-" if descending else ""
     return tickets.order_by(

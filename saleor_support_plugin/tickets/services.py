@@ -30,6 +30,7 @@ from .models import (
     TicketStatus,
 )
 from .notifications import notify_ticket_created, notify_ticket_message
+from .sla import apply_sla
 
 SUBJECT_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 20_000
@@ -183,7 +184,7 @@ def ticket_create(
         order.user_id if (order and requestor.is_staff) else requestor.user_id
     )
     with transaction.atomic():
-        ticket = Ticket.objects.create(
+        ticket = Ticket(
             number=next_ticket_number(),
             subject=subject,
             category=category,
@@ -192,6 +193,9 @@ def ticket_create(
             customer_user_id=customer_user_id,
             order=order,
         )
+        ticket.created_at = timezone.now()
+        apply_sla(ticket, settings)
+        ticket.save(force_insert=True)
         message = TicketMessage.objects.create(
             ticket=ticket,
             author_kind=AuthorKind.STAFF if requestor.is_staff else AuthorKind.CUSTOMER,
@@ -311,9 +315,10 @@ def ticket_update(
             ticket.solved_at = now
         elif status == TicketStatus.CLOSED:
             ticket.closed_at = now
-    if priority is not None:
+    if priority is not None and priority != ticket.priority:
         ticket.priority = priority
         ticket.priority_rank = PRIORITY_RANK[TicketPriority(priority)]
+        apply_sla(ticket, settings)
     if category is not None:
         ticket.category = category
     if tags is not None:
