@@ -480,6 +480,15 @@ FIELDS: tuple[ConfigField, ...] = (
         _non_negative_int,
     ),
     ConfigField(
+        "auto_assign_staff",
+        FieldType.STRING,
+        "",
+        "Auto-assign to",
+        "Comma-separated staff emails: a new ticket no routing rule assigned goes to the one "
+        "with the fewest open tickets. Empty: tickets stay unassigned.",
+        _email_list,
+    ),
+    ConfigField(
         "ticket_rate_limit_per_hour",
         FieldType.STRING,
         "20",
@@ -680,6 +689,7 @@ class SupportSettings:
     staff_permission: str = "order.manage_orders"
     ticket_reopen_window_days: int = 14
     ticket_rate_limit_per_hour: int = 20
+    auto_assign_staff: tuple[str, ...] = ()
     tracking_silence_days: int = 5
     business_timezone: str = "UTC"
     business_days: tuple[int, ...] = (0, 1, 2, 3, 4)

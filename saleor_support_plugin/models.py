@@ -8,11 +8,13 @@ from .orders.models import (
     OrderLineSnapshot,
     OrderSnapshot,
 )
-from .tickets.models import Ticket, TicketMessage
+from .tickets.models import Macro, RoutingRule, Ticket, TicketMessage
 
 __all__ = [
     "RateLimitCounter",
     "EmailOptOut",
+    "Macro",
+    "RoutingRule",
     "FulfillmentSnapshot",
     "Notification",
     "OrderEvent",

@@ -8,10 +8,11 @@ import graphene
 
 from .. import __version__
 from .core import SupportRequestor
+from .staff_tools import StaffToolMutations, StaffToolQueries
 from .tickets import TicketMutations, TicketQueries
 
 
-class Query(TicketQueries, graphene.ObjectType):
+class Query(TicketQueries, StaffToolQueries, graphene.ObjectType):
     class Meta:
         description = "Reads from the support API."
 
@@ -34,7 +35,7 @@ class Query(TicketQueries, graphene.ObjectType):
         return SupportRequestor(kind=requestor.kind.value, email=requestor.email)
 
 
-class Mutation(TicketMutations, graphene.ObjectType):
+class Mutation(TicketMutations, StaffToolMutations, graphene.ObjectType):
     class Meta:
         description = "Changes through the support API."
 

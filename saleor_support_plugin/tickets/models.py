@@ -144,3 +144,46 @@ class TicketMessage(models.Model):
                 fields=["ticket", "created_at"], name="ssp_message_ticket_created"
             )
         ]
+
+
+class Macro(models.Model):
+    """A canned reply with Handlebars placeholders, applied by staff to a ticket."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    body = models.TextField(
+        help_text="Handlebars: customer_name, order_number, tracking_number, tracking_link, ticket_number."
+    )
+    set_status = models.CharField(
+        max_length=32, choices=TicketStatus.choices, blank=True, default=""
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class RoutingRule(models.Model):
+    """Conditions on a new ticket → priority, tier, assignee, tags. Rules apply in position order."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    is_active = models.BooleanField(default=True)
+    # Conditions: an empty list matches anything; all non-empty lists must match.
+    categories = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    channels = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    keywords = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    order_statuses = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True
+    )
+    # Actions: empty means "leave as is".
+    set_priority = models.CharField(
+        max_length=16, choices=TicketPriority.choices, blank=True, default=""
+    )
+    set_tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    assign_user_id = models.CharField(max_length=64, blank=True, default="")
+    assign_email = models.EmailField(max_length=254, blank=True, default="")
+    add_tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "created_at"]

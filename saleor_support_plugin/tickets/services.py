@@ -22,6 +22,8 @@ from ..orders.models import OrderSnapshot
 from .models import (
     PRIORITY_RANK,
     AuthorKind,
+    Macro,
+    RoutingRule,
     Ticket,
     TicketCategory,
     TicketChannel,
@@ -30,6 +32,7 @@ from .models import (
     TicketStatus,
 )
 from .notifications import notify_ticket_created, notify_ticket_message
+from .routing import route_ticket
 from .sla import apply_sla
 
 SUBJECT_MAX_LENGTH = 200
@@ -194,6 +197,7 @@ def ticket_create(
             order=order,
         )
         ticket.created_at = timezone.now()
+        route_ticket(ticket, clean.text, settings)
         apply_sla(ticket, settings)
         ticket.save(force_insert=True)
         message = TicketMessage.objects.create(
@@ -361,3 +365,138 @@ def ticket_escalate(
             is_internal=True,
         )
     return ticket
+
+
+def macro_context(ticket: Ticket, settings: SupportSettings) -> dict[str, str]:
+    from ..notifications.context import fulfillment_context
+
+    order = ticket.order
+    shipment = None
+    if order is not None:
+        shipment = (
+            order.fulfillments.exclude(tracking_number="")
+            .order_by("-created_at")
+            .first()
+        )
+    tracking = fulfillment_context(shipment, settings) if shipment is not None else {}
+    first_name = order.customer_first_name if order is not None else ""
+    return {
+        "customer_name": first_name or ticket.customer_email.split("@")[0],
+        "order_number": order.number if order is not None else "",
+        "tracking_number": tracking.get("tracking_number", ""),
+        "tracking_link": tracking.get("tracking_url", ""),
+        "ticket_number": str(ticket.number),
+    }
+
+
+def macro_apply(
+    *, requestor: Requestor, settings: SupportSettings, ticket: Ticket, macro: Macro
+) -> TicketMessage:
+    """Post the macro as a public staff reply, filled in for this ticket; set its status if it says so."""
+    from ..notifications.rendering import render_string
+
+    _require_staff(requestor, settings)
+    body = render_string(macro.body, macro_context(ticket, settings))
+    message = ticket_reply(
+        requestor=requestor, settings=settings, ticket=ticket, body=body
+    )
+    if macro.set_status:
+        ticket_update(
+            requestor=requestor,
+            settings=settings,
+            ticket=Ticket.objects.get(pk=ticket.pk),
+            status=macro.set_status,
+        )
+    return message
+
+
+def macro_save(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    macro: Macro | None,
+    name: str,
+    body: str,
+    set_status: str,
+) -> Macro:
+    from ..conf import _handlebars
+
+    _require_staff(requestor, settings)
+    name = " ".join((name or "").split())
+    if not name:
+        raise error("name", "Enter a name.", SupportErrorCode.REQUIRED)
+    if len(name) > 100:
+        raise error(
+            "name", "Keep the name under 100 characters.", SupportErrorCode.TOO_LONG
+        )
+    if not (body or "").strip():
+        raise error("body", "Write the reply.", SupportErrorCode.REQUIRED)
+    if len(body) > BODY_MAX_LENGTH:
+        raise error(
+            "body",
+            f"Keep the reply under {BODY_MAX_LENGTH} characters.",
+            SupportErrorCode.TOO_LONG,
+        )
+    try:
+        _handlebars(body)
+    except ValueError as exc:
+        raise error("body", str(exc), SupportErrorCode.INVALID) from None
+    others = Macro.objects.filter(name__iexact=name)
+    if macro is not None:
+        others = others.exclude(pk=macro.pk)
+    if others.exists():
+        raise error("name", "Another macro has this name.", SupportErrorCode.INVALID)
+    macro = macro or Macro()
+    macro.name, macro.body, macro.set_status = name, body, set_status or ""
+    macro.save()
+    return macro
+
+
+def routing_rule_save(
+    *,
+    requestor: Requestor,
+    settings: SupportSettings,
+    rule: RoutingRule | None,
+    data: dict,
+) -> RoutingRule:
+    _require_staff(requestor, settings)
+    rule = rule or RoutingRule()
+    if "name" in data or rule.pk is None:
+        name = " ".join((data.get("name") or "").split())
+        if not name:
+            raise error("name", "Enter a name.", SupportErrorCode.REQUIRED)
+        rule.name = name[:100]
+    for field in ("categories", "channels", "order_statuses"):
+        if data.get(field) is not None:
+            setattr(rule, field, list(dict.fromkeys(data[field])))
+    if data.get("keywords") is not None:
+        keywords = [
+            keyword.strip()
+            for keyword in data["keywords"]
+            if keyword and keyword.strip()
+        ]
+        if any(len(keyword) > 100 for keyword in keywords):
+            raise error(
+                "keywords",
+                "Keep keywords under 100 characters.",
+                SupportErrorCode.TOO_LONG,
+            )
+        rule.keywords = keywords
+    if data.get("add_tags") is not None:
+        rule.add_tags = clean_tags(data["add_tags"])
+    if data.get("set_priority") is not None:
+        rule.set_priority = data["set_priority"]
+    if data.get("set_tier") is not None:
+        if not 1 <= data["set_tier"] <= 9:
+            raise error("setTier", "Tiers go from 1 to 9.", SupportErrorCode.INVALID)
+        rule.set_tier = data["set_tier"]
+    for field in ("position", "is_active"):
+        if data.get(field) is not None:
+            setattr(rule, field, data[field])
+    if "assign_user_id" in data:
+        rule.assign_user_id, rule.assign_email = (
+            data["assign_user_id"] or "",
+            data.get("assign_email") or "",
+        )
+    rule.save()
+    return rule
