@@ -569,6 +569,24 @@ FIELDS: tuple[ConfigField, ...] = (
         _secret,
     ),
     ConfigField(
+        "inbound_email_secret",
+        FieldType.SECRET,
+        "",
+        "Inbound email secret",
+        "Shared secret that signs emails your mail provider posts to webhooks/inbound-email/ "
+        "(HMAC-SHA256, like the carrier webhook). Empty: inbound email is closed.",
+        _secret,
+    ),
+    ConfigField(
+        "inbound_email_address",
+        FieldType.STRING,
+        "",
+        "Support inbox address",
+        "The address your provider forwards to the plugin, e.g. support@shop.example.com. Ticket "
+        "emails carry a reply address support+<ticket code>@… so replies thread into their ticket.",
+        _optional_email,
+    ),
+    ConfigField(
         "outgoing_webhook_url",
         FieldType.STRING,
         "",
@@ -700,6 +718,8 @@ class SupportSettings:
     carrier_webhook_secret: Secret = dataclasses.field(
         default_factory=lambda: Secret("")
     )
+    inbound_email_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    inbound_email_address: str = ""
     outgoing_webhook_url: str = ""
     outgoing_webhook_secret: Secret = dataclasses.field(
         default_factory=lambda: Secret("")

@@ -8,11 +8,12 @@ from .orders.models import (
     OrderLineSnapshot,
     OrderSnapshot,
 )
-from .tickets.models import Macro, RoutingRule, Ticket, TicketMessage
+from .tickets.models import InboundEmail, Macro, RoutingRule, Ticket, TicketMessage
 
 __all__ = [
     "RateLimitCounter",
     "EmailOptOut",
+    "InboundEmail",
     "Macro",
     "RoutingRule",
     "FulfillmentSnapshot",

@@ -15,7 +15,7 @@ from .core.http import json_error, not_found
 from .graphql.views import handle_graphql
 from .health import handle_health
 from .notifications.unsubscribe import handle_unsubscribe
-from .webhooks import carrier  # noqa: F401 (registers its handler)
+from .webhooks import carrier, inbound_email  # noqa: F401 (register their handlers)
 from .webhooks.registry import dispatch_webhook
 
 logger = logging.getLogger(__name__)

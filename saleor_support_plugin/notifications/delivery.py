@@ -93,6 +93,7 @@ def send_email(notification: Notification, settings: SupportSettings) -> None:
         from_email=sender(settings),
         to=[notification.recipient],
         headers=headers,
+        reply_to=[context["reply_to"]] if context.get("reply_to") else None,
         connection=email_connection(settings),
     )
     message.attach_alternative(rendered.html, "text/html")

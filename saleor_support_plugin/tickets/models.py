@@ -187,3 +187,13 @@ class RoutingRule(models.Model):
 
     class Meta:
         ordering = ["position", "created_at"]
+
+
+class InboundEmail(models.Model):
+    """Each inbound email once (by Message-ID), and what became of it."""
+
+    message_id = models.CharField(max_length=998, unique=True)
+    sender = models.EmailField(max_length=254)
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True)
+    outcome = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -9,6 +9,7 @@ from ..conf import SupportSettings
 from ..notifications.kinds import NotificationKind
 from ..notifications.rendering import render_string
 from ..notifications.services import create_ticket_notification
+from .email_threading import reply_address
 from .guest import make_ticket_link_token
 from .models import Ticket, TicketMessage
 
@@ -47,6 +48,7 @@ def _context(
         "customer_email": ticket.customer_email,
         "store": {"name": settings.sender_name},
         "ticket_url": ticket_url(ticket, settings) if link else "",
+        "reply_to": reply_address(ticket, settings) if link else "",
     }
 
 
