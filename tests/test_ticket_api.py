@@ -490,3 +490,69 @@ def test_too_many_tags_is_invalid(staff_api_client, support_config):
     )
     assert result["errors"][0]["field"] == "tags"
     assert result["errors"][0]["code"] == "INVALID"
+
+
+def test_staff_see_the_full_order_context_in_one_request(
+    staff_api_client, alice_order, support_config
+):
+    from decimal import Decimal
+
+    from saleor_support_plugin.orders.models import (
+        FulfillmentSnapshot,
+        OrderLineSnapshot,
+    )
+
+    alice_order.total_refunded = Decimal("10")
+    alice_order.save()
+    OrderLineSnapshot.objects.create(
+        order=alice_order,
+        line_id="l1",
+        product_name="Trail Runner",
+        variant_name="42",
+        sku="TR-42",
+        quantity=2,
+        quantity_fulfilled=2,
+        currency="USD",
+        unit_price_gross=Decimal("59.9"),
+        undiscounted_unit_price_gross=Decimal("59.9"),
+    )
+    FulfillmentSnapshot.objects.create(
+        order=alice_order,
+        fulfillment_id="f1",
+        composed_id="1042-1",
+        status="fulfilled",
+        tracking_number="1Z9",
+        carrier_status="in_transit",
+        created_at=alice_order.placed_at,
+        last_activity_at=alice_order.placed_at,
+    )
+    ticket = TicketFactory.create(order=alice_order)
+    query = """
+    query t($id: ID!) { supportTicket(id: $id) { order {
+      number total totalRefunded lines { sku quantity quantityFulfilled unitPrice }
+      shipments { composedId trackingNumber carrierStatus }
+    } } }
+    """
+    order = data_of(
+        staff_api_client.post_graphql(query, {"id": tid(ticket)}), "supportTicket"
+    )["order"]
+    assert order == {
+        "number": "1042",
+        "total": "59.90 USD",
+        "totalRefunded": "10.00 USD",
+        "lines": [
+            {
+                "sku": "TR-42",
+                "quantity": 2,
+                "quantityFulfilled": 2,
+                "unitPrice": "59.90 USD",
+            }
+        ],
+        "shipments": [
+            {
+                "composedId": "1042-1",
+                "trackingNumber": "1Z9",
+                "carrierStatus": "in_transit",
+            }
+        ],
+    }

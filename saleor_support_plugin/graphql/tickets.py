@@ -128,6 +128,12 @@ class SupportOrder(graphene.ObjectType):
         required=True, description="When the order was placed."
     )
     total = graphene.String(required=True, description="Order total with currency.")
+    total_refunded = graphene.String(
+        required=True, description="Refunded so far, with currency."
+    )
+    customer_language = graphene.String(
+        required=True, description="The order's language code."
+    )
     lines = graphene.List(
         graphene.NonNull(SupportOrderLine),
         required=True,
@@ -151,6 +157,16 @@ class SupportOrder(graphene.ObjectType):
         from ..core.money import format_money
 
         return format_money(root.total_gross, root.currency)
+
+    @staticmethod
+    def resolve_total_refunded(root: OrderSnapshot, _info):
+        from ..core.money import format_money
+
+        return format_money(root.total_refunded, root.currency)
+
+    @staticmethod
+    def resolve_customer_language(root: OrderSnapshot, _info):
+        return root.language_code
 
     @staticmethod
     def resolve_lines(root: OrderSnapshot, _info):
