@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from saleor_support_plugin.orders.models import OrderEvent
+from saleor_support_plugin.orders.services import process_event
+from saleor_support_plugin.ports import load_settings
 from saleor_support_plugin.saleor import hooks
 from sandbox.saleor_shapes import (
     RelatedList,
@@ -93,4 +96,11 @@ def seed_orders(users: dict[str, object]) -> list[str]:
         hooks.fulfillment_created(fulfillment)
         cancelled.status = "canceled"
         hooks.order_cancelled(cancelled)
+    # Process now rather than waiting for the worker, so the demo tickets seeded
+    # next can refer to these orders.
+    settings = load_settings()
+    for key in OrderEvent.objects.filter(processed_at__isnull=True).values_list(
+        "idempotency_key", flat=True
+    ):
+        process_event(key, settings=settings)
     return [f"#{order.number}" for order in (shipped, confirmed, cancelled)]
