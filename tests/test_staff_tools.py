@@ -227,3 +227,123 @@ def test_staff_tools_need_the_permission(request, db, client_fixture, support_co
     )
     assert listing["data"] == {"supportMacros": [], "supportRoutingRules": []}
     assert Macro.objects.get().pk == macro.pk
+
+
+MUTATION_RULE_UPDATE = """
+mutation rule($id: ID!, $input: SupportRoutingRuleInput!) {
+  supportRoutingRuleUpdate(id: $id, input: $input) {
+    rule { name setTier isActive keywords }
+    errors { field code message }
+  }
+}
+"""
+
+MUTATION_RULE_DELETE = """
+mutation rule($id: ID!) { supportRoutingRuleDelete(id: $id) { ok errors { field code message } } }
+"""
+
+MUTATION_MACRO_UPDATE = """
+mutation macro($id: ID!, $input: SupportMacroInput!) {
+  supportMacroUpdate(id: $id, input: $input) { macro { name setStatus } errors { field code message } }
+}
+"""
+
+MUTATION_MACRO_DELETE = """
+mutation macro($id: ID!) { supportMacroDelete(id: $id) { ok errors { field code message } } }
+"""
+
+
+def test_routing_rule_update_and_delete(staff_api_client, support_config):
+    rule = RoutingRule.objects.create(name="Old")
+    rule_id = to_global_id("SupportRoutingRule", rule.pk)
+    updated = data_of(
+        staff_api_client.post_graphql(
+            MUTATION_RULE_UPDATE,
+            {
+                "id": rule_id,
+                "input": {
+                    "name": "New",
+                    "setTier": 3,
+                    "isActive": False,
+                    "keywords": [" refund ", ""],
+                },
+            },
+        ),
+        "supportRoutingRuleUpdate",
+    )
+    assert updated == {
+        "rule": {
+            "name": "New",
+            "setTier": 3,
+            "isActive": False,
+            "keywords": ["refund"],
+        },
+        "errors": [],
+    }
+    deleted = data_of(
+        staff_api_client.post_graphql(MUTATION_RULE_DELETE, {"id": rule_id}),
+        "supportRoutingRuleDelete",
+    )
+    assert deleted == {"ok": True, "errors": []}
+    again = data_of(
+        staff_api_client.post_graphql(MUTATION_RULE_DELETE, {"id": rule_id}),
+        "supportRoutingRuleDelete",
+    )
+    assert again["errors"][0]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("rule_input", "field", "code"),
+    [
+        ({"name": " "}, "name", "REQUIRED"),
+        ({"name": "X", "setTier": 12}, "setTier", "INVALID"),
+        ({"name": "X", "keywords": ["k" * 101]}, "keywords", "TOO_LONG"),
+        (
+            {"name": "X", "assignee": to_global_id("User", 424242)},
+            "assignee",
+            "NOT_FOUND",
+        ),
+        ({"name": "X", "addTags": ["t" * 51]}, "tags", "INVALID"),
+    ],
+)
+def test_routing_rule_validation(
+    staff_api_client, support_config, rule_input, field, code
+):
+    result = data_of(
+        staff_api_client.post_graphql(MUTATION_RULE_CREATE, {"input": rule_input}),
+        "supportRoutingRuleCreate",
+    )
+    assert [(error["field"], error["code"]) for error in result["errors"]] == [
+        (field, code)
+    ]
+    assert not RoutingRule.objects.exists()
+
+
+def test_macro_update_and_delete(staff_api_client, support_config):
+    macro = Macro.objects.create(name="Old", body="x")
+    macro_id = to_global_id("SupportMacro", macro.pk)
+    updated = data_of(
+        staff_api_client.post_graphql(
+            MUTATION_MACRO_UPDATE,
+            {
+                "id": macro_id,
+                "input": {"name": "New", "body": "y", "setStatus": "ON_HOLD"},
+            },
+        ),
+        "supportMacroUpdate",
+    )
+    assert updated == {"macro": {"name": "New", "setStatus": "ON_HOLD"}, "errors": []}
+    assert data_of(
+        staff_api_client.post_graphql(MUTATION_MACRO_DELETE, {"id": macro_id}),
+        "supportMacroDelete",
+    ) == {
+        "ok": True,
+        "errors": [],
+    }
+    missing = data_of(
+        staff_api_client.post_graphql(
+            MUTATION_MACRO_APPLY, {"id": tid(TicketFactory.create()), "macro": macro_id}
+        ),
+        "supportTicketMacroApply",
+    )
+    assert missing["errors"][0]["code"] == "NOT_FOUND"

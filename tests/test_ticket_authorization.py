@@ -116,6 +116,7 @@ EXPECTED = {
     "update": ["not_found", "not_found", "denied", "not_found", "not_found", "ok"],
     "assign": ["not_found", "not_found", "denied", "not_found", "not_found", "ok"],
     "escalate": ["not_found", "not_found", "denied", "not_found", "not_found", "ok"],
+    "macro_apply": ["not_found", "not_found", "denied", "not_found", "not_found", "ok"],
 }
 
 
