@@ -44,3 +44,38 @@ def post_plugin_graphql():
         )
 
     return post
+
+
+@pytest.fixture
+def post_plugin_graphql_as_guest():
+    """Post as a guest: the token from `supportGuestTokenCreate`, no Saleor JWT."""
+
+    def post(query: str, guest_token: str, variables: dict | None = None):
+        body = json.dumps({"query": query, "variables": variables or {}})
+        return Client().post(
+            PLUGIN_GRAPHQL_URL,
+            body,
+            content_type="application/json",
+            HTTP_X_SUPPORT_GUEST_TOKEN=guest_token,
+        )
+
+    return post
+
+
+@pytest.fixture
+def snapshot_saleor_order(support_plugin, django_capture_on_commit_callbacks):
+    """Let Saleor tell the plugin about an order, as `orderCreate` and checkout do.
+
+    Saleor calls the hook, the plugin records the event and processes it on commit
+    (Celery is eager in Saleor's tests), which builds the plugin's order snapshot.
+    """
+    from saleor.plugins.manager import get_plugins_manager
+
+    from saleor_support_plugin.orders.models import OrderSnapshot
+
+    def snapshot(order) -> OrderSnapshot:
+        with django_capture_on_commit_callbacks(execute=True):
+            get_plugins_manager(allow_replica=False).order_created(order)
+        return OrderSnapshot.objects.get(order_id=str(order.pk))
+
+    return snapshot
