@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 
 
@@ -100,6 +102,10 @@ class Ticket(models.Model):
 
     class Meta:
         indexes = [
+            GinIndex(
+                SearchVector("subject", config="simple"),
+                name="ssp_ticket_subject_search",
+            ),
             models.Index(
                 fields=["status", "priority_rank"], name="ssp_ticket_status_priority"
             ),
@@ -142,7 +148,11 @@ class TicketMessage(models.Model):
         indexes = [
             models.Index(
                 fields=["ticket", "created_at"], name="ssp_message_ticket_created"
-            )
+            ),
+            # Staff search; the selector uses the same expression, so the index applies.
+            GinIndex(
+                SearchVector("body_text", config="simple"), name="ssp_message_search"
+            ),
         ]
 
 

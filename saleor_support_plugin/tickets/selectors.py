@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
@@ -127,14 +128,19 @@ def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ti
         tickets = tickets.annotate(next_due_at=_next_due()).filter(
             next_due_at__lte=horizon
         )
-    if spec.search:
-        words = spec.search.strip()
-        matching_messages = TicketMessage.objects.filter(
-            body_text__icontains=words
-        ).values("ticket_id")
-        tickets = tickets.filter(
-            Q(subject__icontains=words) | Q(pk__in=matching_messages)
+    if spec.search and spec.search.strip():
+        # Full-text search on words (GIN-indexed), as support agents search.
+        query = SearchQuery(spec.search.strip(), config="simple", search_type="plain")
+        matching_messages = (
+            TicketMessage.objects.annotate(
+                document=SearchVector("body_text", config="simple")
+            )
+            .filter(document=query)
+            .values("ticket_id")
         )
+        tickets = tickets.annotate(
+            subject_document=SearchVector("subject", config="simple")
+        ).filter(Q(subject_document=query) | Q(pk__in=matching_messages))
     return tickets
 
 
