@@ -9,6 +9,7 @@ configuration dictionaries.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -178,6 +179,23 @@ def _handlebars(raw: Any) -> str:
         ) as exc:  # pybars raises plain exceptions for some syntax errors
             raise ValueError(f"The template does not compile: {exc}") from None
     return text
+
+
+def _networks(
+    raw: Any,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    result = []
+    for part in _text(raw).replace(";", ",").replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            result.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{part!r} is not an IP address or network such as 10.0.0.0/8."
+            ) from None
+    return tuple(dict.fromkeys(result))
 
 
 def _http_url(raw: Any) -> str:
@@ -498,6 +516,16 @@ FIELDS: tuple[ConfigField, ...] = (
         _non_negative_int,
     ),
     ConfigField(
+        "trusted_proxies",
+        FieldType.STRING,
+        "",
+        "Trusted proxies",
+        "Comma-separated IP addresses or networks (e.g. 10.0.0.0/8) of your load balancer or "
+        "storefront server. Requests from them are counted for rate limits by the client address "
+        "they forward in X-Forwarded-For. Empty: the connecting address counts.",
+        _networks,
+    ),
+    ConfigField(
         "tracking_silence_days",
         FieldType.STRING,
         "5",
@@ -707,6 +735,7 @@ class SupportSettings:
     staff_permission: str = "order.manage_orders"
     ticket_reopen_window_days: int = 14
     ticket_rate_limit_per_hour: int = 20
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     auto_assign_staff: tuple[str, ...] = ()
     tracking_silence_days: int = 5
     business_timezone: str = "UTC"

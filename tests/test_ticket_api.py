@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from graphql_relay import to_global_id
 
+from saleor_support_plugin.tickets.guest import NOT_FOUND_MESSAGE
 from saleor_support_plugin.tickets.models import Ticket, TicketMessage
 
 from .factories import TicketFactory, TicketMessageFactory
@@ -282,7 +283,7 @@ def test_wrong_guest_pair_is_indistinguishable_from_missing_order(
         {
             "field": "orderNumber",
             "code": "NOT_FOUND",
-            "message": "No order matches this number and email.",
+            "message": NOT_FOUND_MESSAGE,
         }
     ]
 

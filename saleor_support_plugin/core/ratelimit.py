@@ -38,3 +38,20 @@ def hit(limit: Limit, identity: str, *, now: datetime | None = None) -> int | No
     if count > limit.limit:
         return start + limit.window_seconds - epoch
     return None
+
+
+def _window_start(limit: Limit, now: datetime) -> datetime:
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % limit.window_seconds, tz=UTC)
+
+
+def is_over(limit: Limit, identity: str, *, now: datetime | None = None) -> bool:
+    """Whether `identity` already used up its window, without counting a hit."""
+    if limit.limit <= 0:
+        return False
+    from .models import RateLimitCounter
+
+    start = _window_start(limit, now or timezone.now())
+    return RateLimitCounter.objects.filter(
+        key=f"{limit.scope}:{identity}", window_start=start, count__gte=limit.limit
+    ).exists()

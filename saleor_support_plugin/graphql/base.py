@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Any
 
 import graphene
@@ -105,16 +106,37 @@ def global_id(type_name: str, pk: Any) -> str:
     return to_global_id(type_name, str(pk))
 
 
+# Saleor's users have integer keys; every other object here (Saleor's orders,
+# the plugin's own rows) has a UUID.
+INTEGER_ID_TYPES = frozenset({"User"})
+MAX_INTEGER_ID = 2**63 - 1
+
+
+def _canonical_pk(type_name: str, pk: str) -> str | None:
+    if type_name in INTEGER_ID_TYPES:
+        if pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_INTEGER_ID:
+            return str(int(pk))
+        return None
+    try:
+        return str(uuid.UUID(pk))
+    except ValueError:
+        return None
+
+
 def decode_id(value: str | None, type_name: str) -> str | None:
-    """Return the pk inside a global ID of `type_name`; None when malformed or of another type."""
-    if not value:
+    """Return the pk inside a global ID of `type_name`; None when malformed or of another type.
+
+    A well-formed global ID can still carry any text: the pk is checked to be
+    of the kind the type's table holds, so it never reaches a query as garbage.
+    """
+    if not value or len(value) > 200:
         return None
     try:
         decoded_type, pk = from_global_id(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     if decoded_type == type_name and pk:
-        return pk
+        return _canonical_pk(type_name, pk)
     return None
 
 

@@ -9,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from graphql import GraphQLError
 
+from ..core.client_ip import client_ip
 from ..core.errors import PermissionDenied, SupportErrorCode, error
-from ..core.ratelimit import Limit, hit
 from ..orders.models import OrderSnapshot
 from ..tickets import services
-from ..tickets.guest import GUEST_TOKEN_MAX_AGE_SECONDS, make_guest_token
+from ..tickets.guest import guest_token_create
 from ..tickets.models import (
     AuthorKind,
     Ticket,
@@ -414,16 +414,30 @@ STAFF_ONLY_FILTERS = (
 )
 
 
+STAFF_ONLY_SORT_FIELDS = ("SLA_DUE",)
+
+# A year: anything further is every open ticket anyway, and would overflow dates.
+MAX_SLA_HORIZON_HOURS = 24 * 366
+
+
 def _ticket_filter(data: dict[str, Any] | None, *, staff: bool) -> TicketFilter:
     data = dict(data or {})
     if not staff and any(data.get(name) is not None for name in STAFF_ONLY_FILTERS):
         raise GraphQLError("Filtering by assignee, tag, customer or SLA is for staff.")
+    assignee = decode_id(data.get("assignee"), "User")
+    if data.get("assignee") and assignee is None:
+        raise GraphQLError("`assignee` is not a user ID.")
+    hours = data.get("sla_due_within_hours")
+    if hours is not None and not 0 <= hours <= MAX_SLA_HORIZON_HOURS:
+        raise GraphQLError(
+            f"`slaDueWithinHours` must be between 0 and {MAX_SLA_HORIZON_HOURS}."
+        )
     return TicketFilter(
         statuses=data.get("status"),
         priorities=data.get("priority"),
         categories=data.get("category"),
         channels=data.get("channel"),
-        assignee_user_id=decode_id(data.get("assignee"), "User"),
+        assignee_user_id=assignee,
         unassigned=data.get("unassigned"),
         tag=data.get("tag"),
         order_number=data.get("order_number"),
@@ -484,12 +498,15 @@ class TicketQueries(graphene.ObjectType):
         tickets = filter_tickets(
             visible_tickets(context.requestor, context.settings),
             _ticket_filter(filter, staff=staff),
+            include_internal=staff,
         )
         sort_field, direction = (
             ("CREATED_AT", "DESC")
             if sort_by is None
             else (sort_by["field"], sort_by["direction"])
         )
+        if sort_field in STAFF_ONLY_SORT_FIELDS and not staff:
+            raise GraphQLError("Sorting by SLA due time is for staff.")
         tickets = with_list_data(
             sort_tickets(tickets, sort_field, direction == "DESC"),
             include_internal=staff,
@@ -533,7 +550,7 @@ class SupportMutation(graphene.Mutation):
 
 
 def _client_ip(info) -> str | None:
-    return info.context.request.META.get("REMOTE_ADDR") or None
+    return client_ip(info.context.request, info.context.settings.trusted_proxies)
 
 
 def _ticket(info, id: str) -> Ticket:
@@ -789,9 +806,6 @@ class SupportTicketEscalate(SupportMutation):
         return {"ticket": ticket}
 
 
-GUEST_LOOKUP_LIMIT = Limit("guest-lookup", 10)
-
-
 class SupportGuestTokenCreate(SupportMutation):
     token = graphene.String(
         description="Send as `X-Support-Guest-Token`; valid for this order's tickets."
@@ -809,30 +823,10 @@ class SupportGuestTokenCreate(SupportMutation):
 
     @classmethod
     def perform(cls, info, order_number, email):
-        number = order_number.strip().lstrip("#")
-        # Guessing pairs is throttled per address and per order number.
-        for identity in (f"ip:{_client_ip(info)}", f"order:{number}"):
-            if hit(GUEST_LOOKUP_LIMIT, identity) is not None:
-                raise error(
-                    None,
-                    "Too many attempts; try again later.",
-                    SupportErrorCode.RATE_LIMITED,
-                )
-        order = OrderSnapshot.objects.filter(
-            number=order_number.strip().lstrip("#"),
-            customer_email=email.strip().lower(),
-        ).first()
-        if order is None:
-            # A wrong pair and a missing order answer alike: orders cannot be enumerated.
-            raise error(
-                "orderNumber",
-                "No order matches this number and email.",
-                SupportErrorCode.NOT_FOUND,
-            )
-        return {
-            "token": make_guest_token(order.order_id, order.customer_email),
-            "expires_in": GUEST_TOKEN_MAX_AGE_SECONDS,
-        }
+        token, expires_in = guest_token_create(
+            order_number=order_number, email=email, client_ip=_client_ip(info)
+        )
+        return {"token": token, "expires_in": expires_in}
 
 
 class TicketMutations(graphene.ObjectType):

@@ -28,8 +28,12 @@ def visible_tickets(
             pk=requestor.guest_ticket_id, customer_email=requestor.email
         )
     if requestor.is_guest:
+        # Only orders placed without an account: tokens minted before that
+        # rule was enforced must not open an account's tickets either.
         return tickets.filter(
-            order__order_id=requestor.guest_order_id, customer_email=requestor.email
+            Q(order__user_id__isnull=True) | Q(order__user_id=""),
+            order__order_id=requestor.guest_order_id,
+            customer_email=requestor.email,
         )
     if requestor.user_id is not None and not requestor.is_staff:
         return tickets.filter(customer_user_id=requestor.user_id)
@@ -94,7 +98,10 @@ def _next_due() -> Case:
     )
 
 
-def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ticket]:
+def filter_tickets(
+    tickets: QuerySet[Ticket], spec: TicketFilter, *, include_internal: bool
+) -> QuerySet[Ticket]:
+    """Apply the filter; `search` matches only messages the caller can read."""
     if spec.statuses:
         tickets = tickets.filter(status__in=spec.statuses)
     if spec.priorities:
@@ -131,10 +138,13 @@ def filter_tickets(tickets: QuerySet[Ticket], spec: TicketFilter) -> QuerySet[Ti
     if spec.search and spec.search.strip():
         # Full-text search on words (GIN-indexed), as support agents search.
         query = SearchQuery(spec.search.strip(), config="simple", search_type="plain")
+        readable = (
+            TicketMessage.objects.all()
+            if include_internal
+            else TicketMessage.objects.filter(is_internal=False)
+        )
         matching_messages = (
-            TicketMessage.objects.annotate(
-                document=SearchVector("body_text", config="simple")
-            )
+            readable.annotate(document=SearchVector("body_text", config="simple"))
             .filter(document=query)
             .values("ticket_id")
         )

@@ -99,7 +99,11 @@ def _order_of(requestor: Requestor, order_id: str | None) -> OrderSnapshot | Non
         return None
     order = OrderSnapshot.objects.filter(order_id=order_id).first()
     owned = order is not None and (
-        (requestor.is_guest and requestor.guest_order_id == order.order_id)
+        (
+            requestor.is_guest
+            and requestor.guest_order_id == order.order_id
+            and not order.user_id
+        )
         or (requestor.user_id is not None and order.user_id == requestor.user_id)
         or requestor.is_staff
     )
@@ -170,7 +174,6 @@ def ticket_create(
         _require_staff(requestor, settings)
     clean = clean_body(body)
     subject = clean_subject(subject)
-    check_write_rate(requestor, settings, client_ip)
     if requestor.is_guest and not order_id:
         order_id = requestor.guest_order_id
     order = _order_of(requestor, order_id)
@@ -178,6 +181,9 @@ def ticket_create(
         raise error(
             "order", "Staff open tickets about an order.", SupportErrorCode.REQUIRED
         )
+    # Counted only once the request is valid: a customer fixing a typo in
+    # the form must not use up their allowance.
+    check_write_rate(requestor, settings, client_ip)
     customer_email = (
         order.customer_email
         if (order and requestor.is_staff)
@@ -452,6 +458,9 @@ def macro_save(
     return macro
 
 
+MAX_RULE_POSITION = 10_000
+
+
 def routing_rule_save(
     *,
     requestor: Requestor,
@@ -465,7 +474,11 @@ def routing_rule_save(
         name = " ".join((data.get("name") or "").split())
         if not name:
             raise error("name", "Enter a name.", SupportErrorCode.REQUIRED)
-        rule.name = name[:100]
+        if len(name) > 100:
+            raise error(
+                "name", "Keep the name under 100 characters.", SupportErrorCode.TOO_LONG
+            )
+        rule.name = name
     for field in ("categories", "channels", "order_statuses"):
         if data.get(field) is not None:
             setattr(rule, field, list(dict.fromkeys(data[field])))
@@ -490,9 +503,16 @@ def routing_rule_save(
         if not 1 <= data["set_tier"] <= 9:
             raise error("setTier", "Tiers go from 1 to 9.", SupportErrorCode.INVALID)
         rule.set_tier = data["set_tier"]
-    for field in ("position", "is_active"):
-        if data.get(field) is not None:
-            setattr(rule, field, data[field])
+    if data.get("position") is not None:
+        if not 0 <= data["position"] <= MAX_RULE_POSITION:
+            raise error(
+                "position",
+                f"Positions go from 0 to {MAX_RULE_POSITION}.",
+                SupportErrorCode.INVALID,
+            )
+        rule.position = data["position"]
+    if data.get("is_active") is not None:
+        rule.is_active = data["is_active"]
     if "assign_user_id" in data:
         rule.assign_user_id, rule.assign_email = (
             data["assign_user_id"] or "",
