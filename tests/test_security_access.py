@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import time_machine
 from django.test import RequestFactory
 from graphql_relay import to_global_id
 
@@ -263,6 +264,20 @@ def test_forwarded_header_is_ignored_from_untrusted_addresses(
         HTTP_X_FORWARDED_FOR="192.0.2.99",
     )
     assert result["errors"][0]["code"] == "RATE_LIMITED"
+
+
+def test_address_lockout_lasts_a_quarter_hour_not_the_hour(guest_order, support_config):
+    # given an address that used up its wrong guesses at 12:00
+    with time_machine.travel("2026-12-01 12:00:00+00:00", tick=False):
+        for attempt in range(10):
+            guest_token_call("3042", f"guess{attempt}@example.com", ip="203.0.113.60")
+        locked = guest_token_call("3042", "guest@example.com", ip="203.0.113.60")
+    # when the real guest behind that address tries again at 12:16
+    with time_machine.travel("2026-12-01 12:16:00+00:00", tick=False):
+        later = guest_token_call("3042", "guest@example.com", ip="203.0.113.60")
+    # then they are in
+    assert locked["errors"][0]["code"] == "RATE_LIMITED"
+    assert later["errors"] == []
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,9 @@ def read_guest_token(token: str) -> GuestClaims | None:
 # Wrong guesses are counted per address and per number+email pair, never per
 # number alone: a number under attack from many addresses must still let its
 # real owner in. Every lookup also counts per address, to bound token farming.
-GUEST_FAILURES_PER_IP = Limit("guest-fail-ip", 10)
+# A quarter-hour window: a household behind one address that an attacker
+# used up waits minutes, not the rest of the hour.
+GUEST_FAILURES_PER_IP = Limit("guest-fail-ip", 10, window_seconds=900)
 GUEST_FAILURES_PER_PAIR = Limit("guest-fail-pair", 5)
 GUEST_LOOKUPS_PER_IP = Limit("guest-lookup-ip", 60)
 
