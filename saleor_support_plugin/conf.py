@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .notifications.kinds import NotificationKind
+from .core import handlebars
+from .core.handlebars import Template, TemplateSyntaxError
+from .notifications.kinds import TICKET_KINDS, NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -134,51 +136,112 @@ def _email_list(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(result))
 
 
-_MUSTACHE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-
-
-def _check_handlebars_structure(text: str) -> None:
-    """Catch what pybars silently accepts: unclosed tags and unbalanced blocks."""
-    if text.count("{{") != len(_MUSTACHE.findall(text)) or _MUSTACHE.sub(
-        "", text
-    ).count("}}"):
-        raise ValueError("The template does not compile: a {{ tag is not closed.")
-    stack: list[str] = []
-    for match in _MUSTACHE.finditer(text):
-        tag = match.group(1).strip("{} ~")
-        if tag.startswith("#"):
-            stack.append(tag[1:].split()[0] if tag[1:].split() else "")
-        elif tag.startswith("/"):
-            name = tag[1:].strip()
-            if not stack or stack.pop() != name:
-                raise ValueError(
-                    f"The template does not compile: {{{{/{name}}}}} closes nothing open."
-                )
-    if stack:
-        raise ValueError(
-            f"The template does not compile: {{{{#{stack[-1]}}}}} is never closed."
-        )
-
-
 def _template_text(raw: Any) -> str:
     return "" if raw is None else str(raw)
 
 
-def _handlebars(raw: Any) -> str:
-    """Validate a template the merchant saves; compiling is too slow for every parse."""
-    text = _template_text(raw)
-    if text.strip():
-        from pybars import Compiler, PybarsError
+# The top-level variables each kind of template is rendered with (see
+# notifications/context.py, tickets/notifications.py, tickets/sla.py); a template
+# may read nothing else.
+ORDER_EMAIL_VARIABLES = (
+    "order",
+    "fulfillment",
+    "carrier",
+    "delay",
+    "refund",
+    "return",
+    "store",
+    "unsubscribe_url",
+)
+TICKET_EMAIL_VARIABLES = (
+    "ticket",
+    "message",
+    "order",
+    "customer_email",
+    "store",
+    "ticket_url",
+    "reply_to",
+)
+SLA_BREACH_EMAIL_VARIABLES = ("ticket", "breach", "order", "customer_email")
+TRACKING_URL_VARIABLES = ("tracking_number", "carrier")
+TICKET_URL_VARIABLES = ("ticket_id", "number", "token")
+# The message's HTML is sanitized when it is stored: the one value a merchant's
+# template may insert unescaped, with {{{message.html}}}.
+TICKET_RAW_VARIABLES = ("message.html",)
 
-        _check_handlebars_structure(text)
-        try:
-            Compiler().compile(text)
-        except (
-            PybarsError,
-            Exception,
-        ) as exc:  # pybars raises plain exceptions for some syntax errors
-            raise ValueError(f"The template does not compile: {exc}") from None
-    return text
+
+@dataclass(frozen=True)
+class TemplateRules:
+    """What a template setting may use: its variables and the ones it may insert raw."""
+
+    variables: tuple[str, ...]
+    raw: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        text = f"Variables: {', '.join(self.variables)}."
+        if self.raw:
+            text += " " + ", ".join(f"{{{{{{{name}}}}}}}" for name in self.raw)
+            text += " inserts the message's sanitized HTML."
+        return text
+
+
+def email_template_rules(kind: NotificationKind) -> TemplateRules:
+    if kind is NotificationKind.TICKET_SLA_BREACH:
+        return TemplateRules(SLA_BREACH_EMAIL_VARIABLES)
+    if kind in TICKET_KINDS:
+        return TemplateRules(TICKET_EMAIL_VARIABLES, TICKET_RAW_VARIABLES)
+    return TemplateRules(ORDER_EMAIL_VARIABLES)
+
+
+# Every template setting, by field name.
+TEMPLATE_RULES: dict[str, TemplateRules] = {
+    "tracking_url_template": TemplateRules(TRACKING_URL_VARIABLES),
+    "ticket_url_template": TemplateRules(TICKET_URL_VARIABLES),
+    **{
+        f"{kind.value}_{part}": email_template_rules(kind)
+        for kind in NotificationKind
+        for part in ("subject", "template")
+    },
+}
+
+
+def parse_template(source: str, rules: TemplateRules) -> Template:
+    """Parse a template setting under its rules; raises TemplateSyntaxError."""
+    return handlebars.parse(source, allowed_roots=rules.variables, allow_raw=rules.raw)
+
+
+def _template_check(rules: TemplateRules) -> Callable[[Any], str]:
+    """Validate a template the merchant saves (parsing waits for the first email)."""
+
+    def check(raw: Any) -> str:
+        text = _template_text(raw)
+        if text.strip():
+            try:
+                parse_template(text, rules)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"The template does not compile: {exc}") from None
+        return text
+
+    return check
+
+
+def stored_template(name: str, source: str) -> Template | None:
+    """Parse the template stored in setting `name`; None when empty or no longer valid.
+
+    Saved templates were validated; one saved before the rules got stricter is
+    skipped with a warning, so the built-in template (or no link) is used instead.
+    """
+    if not source.strip():
+        return None
+    try:
+        return parse_template(source, TEMPLATE_RULES[name])
+    except TemplateSyntaxError as exc:
+        logger.warning(
+            "The stored %s is not a valid template (%s); using the built-in one.",
+            name,
+            exc,
+        )
+        return None
 
 
 def _networks(
@@ -345,8 +408,8 @@ class ConfigField:
     label: str
     help_text: str
     parse: Callable[[Any], Any]
-    # Extra validation when the merchant saves (e.g. compiling a template); too
-    # slow to repeat each time settings are parsed.
+    # Extra validation when the merchant saves (e.g. parsing a template), kept out
+    # of parse_settings, which runs on every Saleor request.
     check: Callable[[Any], Any] | None = None
 
 
@@ -572,9 +635,10 @@ FIELDS: tuple[ConfigField, ...] = (
         "",
         "Tracking link",
         "Handlebars template of the carrier's tracking page, e.g. "
-        "https://www.carrier.example/track?id={{tracking_number}}. Empty: no link.",
+        "https://www.carrier.example/track?id={{tracking_number}}. Empty: no link. "
+        + TEMPLATE_RULES["tracking_url_template"].describe(),
         _template_text,
-        _handlebars,
+        _template_check(TEMPLATE_RULES["tracking_url_template"]),
     ),
     ConfigField(
         "ticket_url_template",
@@ -583,9 +647,10 @@ FIELDS: tuple[ConfigField, ...] = (
         "Ticket page link",
         "Handlebars template of your storefront's ticket page, linked from ticket emails, e.g. "
         "https://shop.example.com/support/{{ticket_id}}?token={{token}} (token: send it as "
-        "X-Support-Guest-Token). Empty: no link.",
+        "X-Support-Guest-Token). Empty: no link. "
+        + TEMPLATE_RULES["ticket_url_template"].describe(),
         _template_text,
-        _handlebars,
+        _template_check(TEMPLATE_RULES["ticket_url_template"]),
     ),
     ConfigField(
         "carrier_webhook_secret",
@@ -652,9 +717,10 @@ FIELDS: tuple[ConfigField, ...] = (
                 FieldType.STRING,
                 "",
                 f"'{kind.label}' email subject",
-                "Handlebars subject line; empty uses the built-in subject in the order's language.",
+                "Handlebars subject line; empty uses the built-in subject in the order's language. "
+                + email_template_rules(kind).describe(),
                 _template_text,
-                _handlebars,
+                _template_check(email_template_rules(kind)),
             ),
             ConfigField(
                 f"{kind.value}_template",
@@ -662,9 +728,9 @@ FIELDS: tuple[ConfigField, ...] = (
                 "",
                 f"'{kind.label}' email body",
                 "Handlebars HTML body; empty uses the built-in template in the order's language. "
-                "Variables: order, fulfillment, carrier, delay, refund, store, unsubscribe_url.",
+                + email_template_rules(kind).describe(),
                 _template_text,
-                _handlebars,
+                _template_check(email_template_rules(kind)),
             ),
         )
     ),

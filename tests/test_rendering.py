@@ -2,7 +2,12 @@ from typing import Any
 
 import pytest
 
-from saleor_support_plugin.conf import _check_handlebars_structure, parse_settings
+from saleor_support_plugin.conf import (
+    TemplateRules,
+    email_template_rules,
+    parse_settings,
+    parse_template,
+)
 from saleor_support_plugin.notifications.kinds import TICKET_KINDS, NotificationKind
 from saleor_support_plugin.notifications.rendering import (
     TEMPLATE_DIR,
@@ -91,11 +96,23 @@ def test_every_built_in_template_renders_in_every_language(kind, language):
     assert CONTEXT["unsubscribe_url"] in rendered.text
 
 
+LAYOUT_RULES = TemplateRules(("store", "subject", "body", "unsubscribe_url"), ("body",))
+
+
 def test_built_in_templates_pass_the_dashboard_validation():
+    # given every built-in template
     paths = list(TEMPLATE_DIR.rglob("*.hbs"))
     assert len(paths) >= 2 * (3 * len(ORDER_KINDS) + 1)
     for path in paths:
-        _check_handlebars_structure(path.read_text())
+        kind = path.name.split(".")[0]
+        rules = (
+            LAYOUT_RULES
+            if kind == "layout"
+            else email_template_rules(NotificationKind(kind))
+        )
+        # when it is checked as a merchant's template of its kind
+        # then it reads only the variables documented for that kind
+        parse_template(path.read_text(), rules)
 
 
 @pytest.mark.parametrize(

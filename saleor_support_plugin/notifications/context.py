@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..conf import SupportSettings
+from ..conf import SupportSettings, stored_template
 from ..core.money import format_money
 from ..orders.models import FulfillmentSnapshot, OrderSnapshot
-from .rendering import render_string
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -82,13 +81,17 @@ def fulfillment_context(
     row: FulfillmentSnapshot, settings: SupportSettings
 ) -> dict[str, Any]:
     tracking_url = ""
-    if row.tracking_number and settings.tracking_url_template:
-        tracking_url = render_string(
-            settings.tracking_url_template,
+    template = (
+        stored_template("tracking_url_template", settings.tracking_url_template)
+        if row.tracking_number
+        else None
+    )
+    if template is not None:
+        tracking_url = template.render(
             {
                 "tracking_number": quote(row.tracking_number, safe=""),
                 "carrier": quote(row.carrier, safe=""),
-            },
+            }
         ).strip()
     return {
         "id": row.fulfillment_id,

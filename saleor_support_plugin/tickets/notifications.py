@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..conf import SupportSettings
+from ..conf import SupportSettings, stored_template
+from ..core.handlebars import SafeHtml
 from ..notifications.kinds import NotificationKind
-from ..notifications.rendering import render_string
 from ..notifications.services import create_ticket_notification
 from .email_threading import reply_address
 from .guest import make_ticket_link_token
@@ -15,18 +15,18 @@ from .models import Ticket, TicketMessage
 
 
 def ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
-    if not settings.ticket_url_template:
+    template = stored_template("ticket_url_template", settings.ticket_url_template)
+    if template is None:
         return ""
     from graphql_relay import to_global_id
 
     token = make_ticket_link_token(str(ticket.pk), ticket.customer_email)
-    return render_string(
-        settings.ticket_url_template,
+    return template.render(
         {
             "ticket_id": quote(to_global_id("SupportTicket", str(ticket.pk)), safe=""),
             "number": ticket.number,
             "token": quote(token, safe=""),
-        },
+        }
     ).strip()
 
 
@@ -41,7 +41,8 @@ def _context(
         },
         "message": {
             "text": message.body_text,
-            "html": message.body_html,
+            # Sanitized when the message was stored (see sanitize_html).
+            "html": SafeHtml(message.body_html),
             "author_kind": message.author_kind,
         },
         "order": {"number": ticket.order.number} if ticket.order is not None else {},

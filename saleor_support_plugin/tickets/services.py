@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from ..auth import Requestor
 from ..conf import SupportSettings
+from ..core import handlebars
 from ..core.errors import PermissionDenied, SupportErrorCode, error
+from ..core.handlebars import Template, TemplateSyntaxError
 from ..core.ratelimit import Limit, hit
 from ..core.text import sanitize_html
 from ..orders.models import OrderSnapshot
@@ -373,6 +375,22 @@ def ticket_escalate(
     return ticket
 
 
+MACRO_PLACEHOLDERS = (
+    "customer_name",
+    "order_number",
+    "tracking_number",
+    "tracking_link",
+    "ticket_number",
+)
+
+
+def macro_template(body: str) -> Template:
+    """Parse a macro: placeholders only, optionally inside {{#if}} / {{#unless}}."""
+    return handlebars.parse(
+        body, allowed_roots=MACRO_PLACEHOLDERS, blocks=("if", "unless"), flat=True
+    )
+
+
 def macro_context(ticket: Ticket, settings: SupportSettings) -> dict[str, str]:
     from ..notifications.context import fulfillment_context
 
@@ -399,10 +417,20 @@ def macro_apply(
     *, requestor: Requestor, settings: SupportSettings, ticket: Ticket, macro: Macro
 ) -> TicketMessage:
     """Post the macro as a public staff reply, filled in for this ticket; set its status if it says so."""
-    from ..notifications.rendering import render_string
-
     _require_staff(requestor, settings)
-    body = render_string(macro.body, macro_context(ticket, settings))
+    try:
+        template = macro_template(macro.body)
+    except TemplateSyntaxError as exc:
+        # Saved before macros were limited to placeholders: never run it.
+        raise error(
+            "macro",
+            f"This macro cannot be used: {exc}. Edit its reply first.",
+            SupportErrorCode.INVALID,
+        ) from None
+    # A reply written as HTML gets HTML-escaped values; a plain-text reply gets the
+    # values as they are, since ticket_reply escapes plain text itself.
+    as_html = "<" in macro.body or ">" in macro.body
+    body = template.render(macro_context(ticket, settings), escape=as_html)
     message = ticket_reply(
         requestor=requestor, settings=settings, ticket=ticket, body=body
     )
@@ -425,8 +453,6 @@ def macro_save(
     body: str,
     set_status: str,
 ) -> Macro:
-    from ..conf import _handlebars
-
     _require_staff(requestor, settings)
     name = " ".join((name or "").split())
     if not name:
@@ -444,9 +470,15 @@ def macro_save(
             SupportErrorCode.TOO_LONG,
         )
     try:
-        _handlebars(body)
-    except ValueError as exc:
-        raise error("body", str(exc), SupportErrorCode.INVALID) from None
+        macro_template(body)
+    except TemplateSyntaxError as exc:
+        raise error(
+            "body",
+            f"Macros can only fill in the placeholders "
+            f"{', '.join('{{' + name + '}}' for name in MACRO_PLACEHOLDERS)} "
+            f"(and {{{{#if}}}} / {{{{#unless}}}} around them): {exc}",
+            SupportErrorCode.INVALID,
+        ) from None
     others = Macro.objects.filter(name__iexact=name)
     if macro is not None:
         others = others.exclude(pk=macro.pk)
