@@ -186,6 +186,7 @@ class TemplateRules:
 
 
 def email_template_rules(kind: NotificationKind) -> TemplateRules:
+    """Tell what an email body of this kind may use (a subject: its variables, none raw)."""
     if kind is NotificationKind.TICKET_SLA_BREACH:
         return TemplateRules(SLA_BREACH_EMAIL_VARIABLES)
     if kind in TICKET_KINDS:
@@ -198,11 +199,19 @@ TEMPLATE_RULES: dict[str, TemplateRules] = {
     "tracking_url_template": TemplateRules(TRACKING_URL_VARIABLES),
     "ticket_url_template": TemplateRules(TICKET_URL_VARIABLES),
     **{
-        f"{kind.value}_{part}": email_template_rules(kind)
+        f"{kind.value}_subject": TemplateRules(email_template_rules(kind).variables)
         for kind in NotificationKind
-        for part in ("subject", "template")
+    },
+    **{
+        f"{kind.value}_template": email_template_rules(kind)
+        for kind in NotificationKind
     },
 }
+
+
+def _built_in_language(kind: NotificationKind) -> str:
+    staff = kind in TICKET_KINDS and kind is not NotificationKind.TICKET_REPLY
+    return "in English" if staff else "in the order's language"
 
 
 def parse_template(source: str, rules: TemplateRules) -> Template:
@@ -717,20 +726,22 @@ FIELDS: tuple[ConfigField, ...] = (
                 FieldType.STRING,
                 "",
                 f"'{kind.label}' email subject",
-                "Handlebars subject line; empty uses the built-in subject in the order's language. "
-                + email_template_rules(kind).describe(),
+                f"Handlebars subject line; empty uses the built-in subject "
+                f"{_built_in_language(kind)}. "
+                + TEMPLATE_RULES[f"{kind.value}_subject"].describe(),
                 _template_text,
-                _template_check(email_template_rules(kind)),
+                _template_check(TEMPLATE_RULES[f"{kind.value}_subject"]),
             ),
             ConfigField(
                 f"{kind.value}_template",
                 FieldType.MULTILINE,
                 "",
                 f"'{kind.label}' email body",
-                "Handlebars HTML body; empty uses the built-in template in the order's language. "
-                + email_template_rules(kind).describe(),
+                f"Handlebars HTML body; empty uses the built-in template "
+                f"{_built_in_language(kind)}. "
+                + TEMPLATE_RULES[f"{kind.value}_template"].describe(),
                 _template_text,
-                _template_check(email_template_rules(kind)),
+                _template_check(TEMPLATE_RULES[f"{kind.value}_template"]),
             ),
         )
     ),

@@ -132,3 +132,39 @@ def test_html_to_text_keeps_paragraphs_and_unescapes():
     assert html_to_text(
         "<h1>Hi</h1><p>Fish &amp; chips</p><ul><li>a</li><li>b</li></ul>"
     ) == ("Hi\nFish & chips\na\nb\n")
+
+
+def test_subject_drops_bidi_overrides_and_control_characters():
+    # given a customer's ticket subject that flips text direction and hides characters
+    context = {
+        **TICKET_CONTEXT,
+        "ticket": {
+            "number": 1042,
+            "subject": "Refund\u202e gnp.exe\u202c \u2066x\u2069\x00\x1b[31m\x07\tnow\r\nplease\u200f",
+        },
+    }
+    # when the email is rendered
+    rendered = render_email(
+        NotificationKind.TICKET_CREATED,
+        context,
+        language_code="en",
+        settings=parse_settings({}, active=True),
+    )
+    # then the subject is one line without overrides, isolates or controls
+    assert rendered.subject.endswith("Refund gnp.exe x[31m now please\u200f")
+    assert not any(
+        ord(char) < 32
+        or 0x7F <= ord(char) <= 0x9F
+        or char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        for char in rendered.subject
+    )
+
+
+def test_merchant_subject_override_drops_bidi_overrides_too():
+    settings = parse_settings(
+        {"shipped_subject": "Order {{order.number}}\u202e shipped"}, active=True
+    )
+    rendered = render_email(
+        NotificationKind.SHIPPED, CONTEXT, language_code="en", settings=settings
+    )
+    assert rendered.subject == "Order 1042 shipped"
