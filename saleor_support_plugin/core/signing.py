@@ -61,7 +61,10 @@ def verify(
             "stale_timestamp",
             "The request is older than 5 minutes (or from the future).",
         )
-    if not hmac.compare_digest(signature(secret, timestamp, body), sig.strip()):
+    # compare_digest refuses non-ASCII str (TypeError): a header with it simply does not match.
+    if not sig.isascii() or not hmac.compare_digest(
+        signature(secret, timestamp, body), sig.strip()
+    ):
         raise SignatureError(
             "invalid_signature", "The signature does not match the body."
         )

@@ -113,8 +113,15 @@ class OrderEvent(models.Model):
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # Why processing did nothing (e.g. a carrier event for an unknown tracking number).
+    # Why processing did nothing (e.g. a carrier event for an unknown tracking number),
+    # or "failed: …" when processing was given up on.
     outcome = models.CharField(max_length=255, blank=True, default="")
+    # Processing attempts that raised: a row that keeps failing is given up on
+    # after a bound instead of being retried by the sweeper forever. Database
+    # defaults too, so raw INSERTs (record_event, code of the previous release
+    # during a deploy) need not name these columns.
+    failed_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    last_error = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

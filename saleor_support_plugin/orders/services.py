@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from ..conf import SupportSettings
@@ -189,8 +195,35 @@ class Processed:
     done: bool = True
 
 
+# A row whose processing raised this many times is given up on: a poison row
+# (one that can never be processed) must not be retried every sweep forever.
+MAX_PROCESSING_ATTEMPTS = 5
+# Failures that say nothing about the row (the database went away, a lock or
+# serialization timeout): retried by the sweeper without counting.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
 def process_event(key: str, *, settings: SupportSettings) -> list[Any]:
-    """Process one logged event exactly once; return the outbox rows it created."""
+    """Process one logged event exactly once; return the outbox rows it created.
+
+    Never raises for a row that cannot be processed: the failure is counted on
+    the row, and after `MAX_PROCESSING_ATTEMPTS` the row is given up on.
+    """
+    try:
+        return _process_event(key, settings=settings)
+    except TRANSIENT_ERRORS as exc:
+        logger.warning(
+            "Processing of order event %s failed (%s); it will be retried.",
+            key,
+            _short_error(exc),
+        )
+        return []
+    except Exception as exc:
+        _record_failure(key, exc)
+        return []
+
+
+def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
     from ..notifications.services import create_notifications
 
     with transaction.atomic():
@@ -213,6 +246,55 @@ def process_event(key: str, *, settings: SupportSettings) -> list[Any]:
         event.outcome = result.outcome
         event.save(update_fields=["processed_at", "outcome"])
     return notifications
+
+
+def _short_error(exc: Exception) -> str:
+    """Name the error by its class and first line, short: enough to tell poison from a bug."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"[:200].rstrip(": ")
+
+
+def _record_failure(key: str, exc: Exception) -> None:
+    """Count a failed attempt on the row; give it up after the bound.
+
+    Only the counters are read and written: a poison row may hold a value
+    (a timestamp past year 9999) that cannot even be loaded into Python.
+    """
+    reason = _short_error(exc)
+    with transaction.atomic():
+        row = (
+            OrderEvent.objects.select_for_update()
+            .filter(idempotency_key=key, processed_at__isnull=True)
+            .values_list("failed_attempts", flat=True)
+            .first()
+        )
+        if row is None:
+            return
+        attempts = row + 1
+        given_up = attempts >= MAX_PROCESSING_ATTEMPTS
+        changes: dict[str, Any] = {"failed_attempts": attempts, "last_error": reason}
+        if given_up:
+            # processed_at set: the sweeper, the seeding and the partial index
+            # all treat it as done; the outcome says it failed.
+            changes.update(processed_at=timezone.now(), outcome=f"failed: {reason}")
+        OrderEvent.objects.filter(idempotency_key=key).update(**changes)
+    if given_up:
+        # Once per row, with the traceback, for the operator to look into.
+        logger.error(
+            "Gave up on order event %s after %d failed attempts: %s",
+            key,
+            attempts,
+            reason,
+            exc_info=exc,
+        )
+    else:
+        logger.warning(
+            "Processing of order event %s failed (attempt %d of %d): %s",
+            key,
+            attempts,
+            MAX_PROCESSING_ATTEMPTS,
+            reason,
+        )
 
 
 def _lock_snapshot(order_id: str) -> OrderSnapshot | None:
@@ -490,7 +572,8 @@ def _carrier(event: OrderEvent, settings: SupportSettings) -> Processed:
                 done=False,
             )
         return Processed(event, None, [], outcome="unknown tracking number")
-    occurred_at = datetime.fromisoformat(data["occurred_at"])
+    # The column, not the payload's copy: it was loaded, so it is a storable time.
+    occurred_at = event.occurred_at
     row.last_activity_at = max(row.last_activity_at, occurred_at)
     stale = row.carrier_event_at is not None and occurred_at < row.carrier_event_at
     if data.get("estimated_delivery"):

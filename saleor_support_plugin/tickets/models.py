@@ -77,6 +77,10 @@ class Ticket(models.Model):
         max_length=64, null=True, blank=True, db_index=True
     )
     customer_email = models.EmailField(max_length=254, db_index=True)
+    # False when the ticket came by email from a sender the mail provider did not
+    # authenticate (no DMARC pass or aligned DKIM/SPF pass): such a ticket is not
+    # attached to the account with that address, and staff should not trust it.
+    sender_verified = models.BooleanField(default=True, db_default=True)
     order = models.ForeignKey(
         "saleor_support_plugin.OrderSnapshot",
         on_delete=models.SET_NULL,

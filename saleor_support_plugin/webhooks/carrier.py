@@ -8,29 +8,41 @@ Request: POST, JSON body (at most 256 KB), headers
      "occurred_at": "2026-11-23T08:15:00Z", "estimated_delivery": "2026-11-24",
      "description": "Loaded on delivery vehicle", "carrier": "ups"}
 
+`occurred_at` is a date-time with a time zone, at most a year old and at most a
+day ahead; `estimated_delivery` a date within two years of today.
+
 Answers: 202 accepted; 409 `duplicate_event` (this event id was received
-before: nothing changes); 400 with the offending field; 401 signature
-problems; 403 when no secret is configured; 413 too large.
+before: nothing changes); 400 with a code (`invalid`, `invalid_json`,
+`too_deep`, `invalid_characters`, `invalid_content_length`) and the offending
+field; 401 signature problems; 403 when no secret is configured; 413 too large.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 from ..conf import SupportSettings
-from ..core.http import PayloadTooLarge, json_error, read_body
-from ..core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from ..core.http import json_error
 from ..core.text import plain_text
 from ..orders.models import OrderEventSource, OrderEventType
 from ..orders.services import CARRIER_STATUSES, record_event
+from .payload import InvalidPayload, Refused, load_object, signed_body
 from .registry import register
 
+__all__ = ["CarrierEventData", "InvalidPayload", "parse_carrier_event"]
+
 MAX_BODY_BYTES = 256 * 1024
+# News older than this is history, not news; a clock a day ahead is a clock
+# problem worth accepting. Outside the range a time may not even be storable
+# (9999-12-31T23:59:59-14:00 is year 10000 in UTC).
+OCCURRED_AT_MAX_AGE = timedelta(days=365)
+OCCURRED_AT_MAX_AHEAD = timedelta(days=1)
+ESTIMATED_DELIVERY_MAX_DISTANCE = timedelta(days=2 * 365)
 
 
 @dataclass(frozen=True)
@@ -42,13 +54,6 @@ class CarrierEventData:
     estimated_delivery: date | None
     description: str
     carrier: str
-
-
-class InvalidPayload(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def _string(data: dict[str, Any], name: str, *, required: bool, max_length: int) -> str:
@@ -65,21 +70,9 @@ def _string(data: dict[str, Any], name: str, *, required: bool, max_length: int)
     return value
 
 
-def parse_carrier_event(body: bytes) -> CarrierEventData:
+def _occurred_at(raw: str, now: datetime) -> datetime:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidPayload("body", "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise InvalidPayload("body", "The body must be a JSON object.")
-    status = _string(data, "status", required=True, max_length=32)
-    if status not in CARRIER_STATUSES:
-        raise InvalidPayload(
-            "status", f"`status` must be one of: {', '.join(sorted(CARRIER_STATUSES))}."
-        )
-    occurred_raw = _string(data, "occurred_at", required=True, max_length=64)
-    try:
-        occurred_at = datetime.fromisoformat(occurred_raw)
+        occurred_at = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidPayload(
             "occurred_at", "`occurred_at` must be an ISO 8601 date-time."
@@ -88,16 +81,48 @@ def parse_carrier_event(body: bytes) -> CarrierEventData:
         raise InvalidPayload(
             "occurred_at", "`occurred_at` needs a time zone (e.g. Z or +01:00)."
         )
-    estimated_raw = _string(data, "estimated_delivery", required=False, max_length=64)
-    estimated = None
-    if estimated_raw:
-        try:
-            estimated = date.fromisoformat(estimated_raw[:10])
-        except ValueError:
-            raise InvalidPayload(
-                "estimated_delivery",
-                "`estimated_delivery` must be a date (YYYY-MM-DD).",
-            ) from None
+    # Aware datetimes compare by instant, without converting (which could overflow).
+    if not now - OCCURRED_AT_MAX_AGE <= occurred_at <= now + OCCURRED_AT_MAX_AHEAD:
+        raise InvalidPayload(
+            "occurred_at",
+            "`occurred_at` must be within the last year (and at most a day ahead).",
+        )
+    return occurred_at
+
+
+def _estimated_delivery(raw: str, today: date) -> date | None:
+    if not raw:
+        return None
+    try:
+        estimated = date.fromisoformat(raw[:10])
+    except ValueError:
+        raise InvalidPayload(
+            "estimated_delivery", "`estimated_delivery` must be a date (YYYY-MM-DD)."
+        ) from None
+    if abs(estimated - today) > ESTIMATED_DELIVERY_MAX_DISTANCE:
+        raise InvalidPayload(
+            "estimated_delivery",
+            "`estimated_delivery` must be within two years of today.",
+        )
+    return estimated
+
+
+def parse_carrier_event(
+    body: bytes, *, now: datetime | None = None
+) -> CarrierEventData:
+    now = now or timezone.now()
+    data = load_object(body)
+    status = _string(data, "status", required=True, max_length=32)
+    if status not in CARRIER_STATUSES:
+        raise InvalidPayload(
+            "status", f"`status` must be one of: {', '.join(sorted(CARRIER_STATUSES))}."
+        )
+    occurred_at = _occurred_at(
+        _string(data, "occurred_at", required=True, max_length=64), now
+    )
+    estimated = _estimated_delivery(
+        _string(data, "estimated_delivery", required=False, max_length=64), now.date()
+    )
     # Stored text is sanitized: carriers' descriptions end up in customer emails.
     return CarrierEventData(
         event_id=_string(data, "event_id", required=True, max_length=200),
@@ -124,24 +149,9 @@ def handle_carrier_webhook(
             "Set the carrier webhook secret in the plugin settings.",
         )
     try:
-        body = read_body(request, MAX_BODY_BYTES)
-    except PayloadTooLarge:
-        return json_error(
-            413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES // 1024} KB."
-        )
-    try:
-        verify(
-            secret,
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
-            sig=request.headers.get(SIGNATURE_HEADER),
-            body=body,
-        )
-    except SignatureError as exc:
-        return json_error(401, exc.code, exc.message)
-    try:
-        event = parse_carrier_event(body)
-    except InvalidPayload as exc:
-        return json_error(400, "invalid", exc.message, field=exc.field)
+        event = parse_carrier_event(signed_body(request, secret, MAX_BODY_BYTES))
+    except Refused as exc:
+        return exc.response()
     created = record_event(
         type=OrderEventType.CARRIER,
         key=f"carrier:{event.event_id}",
