@@ -1,17 +1,27 @@
 """Inbound email over real HTTP: threading, new tickets, duplicates, spoofed senders, signatures."""
 
+import json
+
 import pytest
 import requests
 
 from saleor_support_plugin.tickets.email_threading import reply_address, trim_quoted
+from saleor_support_plugin.tickets.guest import make_ticket_link_token
 from saleor_support_plugin.tickets.models import InboundEmail, Ticket, TicketMessage
 
 from .factories import TicketFactory
 from .fixtures.graphql import PLUGIN_URL
 from .fixtures.support import signed_carrier_request
+from .fixtures.tickets import GuestApiClient
+from .test_ticket_api import QUERY_TICKET, tid
 
 SECRET = "inbound-secret"
 URL = f"{PLUGIN_URL}/webhooks/inbound-email/"
+DMARC_PASS = (
+    "mx.acme.example; spf=pass smtp.mailfrom=alice@example.com;"
+    " dkim=pass header.d=example.com; dmarc=pass (p=reject) header.from=example.com"
+)
+QUERY_MY_TICKETS = "{ supportTickets(first: 10) { edges { node { number } } } }"
 
 
 @pytest.fixture
@@ -48,7 +58,7 @@ def mail(**overrides):
 
 
 def test_new_mail_opens_an_email_ticket_with_quotes_trimmed(inbound, customer_user):
-    response = inbound(mail())
+    response = inbound(mail(authentication_results=DMARC_PASS))
     assert response.status_code == 202
     assert response.json()["status"] == "created"
     ticket = Ticket.objects.get(number=response.json()["ticket"])
@@ -57,10 +67,262 @@ def test_new_mail_opens_an_email_ticket_with_quotes_trimmed(inbound, customer_us
         "Broken zipper",
         "alice@example.com",
     )
-    assert ticket.customer_user_id == str(
-        customer_user.pk
-    )  # visible in Alice's account too
+    # an authenticated sender: visible in Alice's account too
+    assert ticket.customer_user_id == str(customer_user.pk)
+    assert ticket.sender_verified is True
     assert ticket.messages.get().body_text == "The zipper broke on day one."
+
+
+def test_forged_from_opens_a_guest_style_ticket_the_account_does_not_see(
+    inbound, customer_user, customer_api_client
+):
+    # given an account alice@example.com, and a mail claiming to be from her without proof
+    # when
+    response = inbound(mail(message_id="<forged@x>"))
+    # then the ticket exists, but not in Alice's account
+    assert response.status_code == 202
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (ticket.customer_email, ticket.customer_user_id, ticket.sender_verified) == (
+        "alice@example.com",
+        None,
+        False,
+    )
+    listed = customer_api_client.post_graphql(QUERY_MY_TICKETS).json()
+    assert listed["data"]["supportTickets"]["edges"] == []
+    by_id = customer_api_client.post_graphql(QUERY_TICKET, {"id": tid(ticket)}).json()
+    assert by_id["data"]["supportTicket"] is None
+
+
+def test_unverified_ticket_is_reachable_through_the_ticket_link(inbound, db):
+    # given a ticket opened by an unverified sender
+    response = inbound(mail(**{"from": "carol@example.net"}, message_id="<c@x>"))
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    # when the customer follows the link our emails to that address carry
+    guest = GuestApiClient(
+        make_ticket_link_token(str(ticket.pk), ticket.customer_email)
+    )
+    result = guest.post_graphql(QUERY_TICKET, {"id": tid(ticket)}).json()
+    # then, like a guest, they read it
+    assert result["data"]["supportTicket"]["subject"] == "Broken zipper"
+
+
+@pytest.mark.parametrize(
+    ("authentication", "verified"),
+    [
+        ({"authentication_results": DMARC_PASS}, True),
+        (
+            {
+                "authentication_results": "mx.acme.example; dkim=pass header.d=example.com"
+                " header.s=s1; spf=fail smtp.mailfrom=alice@example.com; dmarc=fail"
+            },
+            True,
+        ),
+        (
+            {
+                "authentication_results": "mx.acme.example; spf=pass (sender IP is"
+                " listed) smtp.mailfrom=bounce@mail.example.com"
+            },
+            False,  # mail.example.com is a subdomain, not a parent, of example.com
+        ),
+        (
+            {
+                "authentication_results": "mx.acme.example; spf=pass"
+                " smtp.mailfrom=alice@example.com"
+            },
+            True,
+        ),
+        (
+            {
+                "authentication_results": "mx.acme.example; dkim=pass header.d=evil.example;"
+                " dmarc=fail header.from=example.com"
+            },
+            False,  # a valid signature, of someone else's domain
+        ),
+        (
+            {
+                "authentication_results": "mx.acme.example; dkim=fail (dkim=pass"
+                " header.d=example.com) header.d=example.com"
+            },
+            False,  # a verdict inside a comment is not a verdict
+        ),
+        (
+            {
+                "authentication_results": "mx.acme.example; dmarc=pass"
+                " header.from=evil.example"
+            },
+            False,  # DMARC passed for another From domain
+        ),
+        ({"authentication": {"dmarc": "pass"}}, True),
+        ({"authentication": {"dkim": "pass", "dkim_domain": "example.com"}}, True),
+        ({"authentication": {"dkim": "pass"}}, False),  # which domain signed?
+        ({"authentication": {"spf": "pass", "spf_domain": "evil.example"}}, False),
+        ({"authentication": {"spf": "softfail", "dmarc": "none"}}, False),
+        ({}, False),
+    ],
+)
+def test_sender_is_verified_only_by_an_aligned_pass(
+    inbound, customer_user, authentication, verified
+):
+    response = inbound(mail(message_id="<v@x>", **authentication))
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert ticket.sender_verified is verified
+    assert ticket.customer_user_id == (str(customer_user.pk) if verified else None)
+
+
+def test_invalid_authentication_field_is_400(inbound):
+    response = inbound(mail(authentication={"dmarc": ["pass"]}))
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "field": "authentication",
+        "message": response.json()["error"]["message"],
+    }
+    assert not InboundEmail.objects.exists()
+
+
+def test_new_tickets_per_sender_are_limited_with_a_429(inbound, support_config):
+    # given a limit of 3 tickets per hour
+    support_config(
+        inbound_email_secret=SECRET,
+        inbound_email_address="support@acme.example",
+        ticket_rate_limit_per_hour="3",
+    )
+    # when one unknown sender mails 5 times
+    responses = [
+        inbound(mail(**{"from": "spam@unknown.example"}, message_id=f"<r{i}@x>"))
+        for i in range(5)
+    ]
+    # then the 4th and 5th are refused, and nothing of them is kept
+    assert [r.status_code for r in responses] == [202, 202, 202, 429, 429]
+    refused = responses[3]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    assert Ticket.objects.count() == 3
+    assert set(InboundEmail.objects.values_list("message_id", flat=True)) == {
+        "<r0@x>",
+        "<r1@x>",
+        "<r2@x>",
+    }
+    # another sender is not affected
+    assert inbound(mail(message_id="<other@x>")).status_code == 202
+
+
+def test_unverified_senders_are_limited_per_domain_too(inbound, support_config):
+    # given 1 ticket per sender and hour: 10 per domain for unverified senders
+    support_config(
+        inbound_email_secret=SECRET,
+        inbound_email_address="support@acme.example",
+        ticket_rate_limit_per_hour="1",
+    )
+    # when 11 different addresses at one domain write
+    statuses = [
+        inbound(
+            mail(**{"from": f"user{i}@spam.example"}, message_id=f"<d{i}@x>")
+        ).status_code
+        for i in range(11)
+    ]
+    # then
+    assert statuses == [202] * 10 + [429]
+    # a verified sender of that domain is limited per address only
+    verified = inbound(
+        mail(
+            **{"from": "real@spam.example"},
+            message_id="<d-real@x>",
+            authentication={"dmarc": "pass"},
+        )
+    )
+    assert verified.status_code == 202
+
+
+def test_reply_over_the_account_limit_is_429_by_its_code(
+    inbound, support_config, customer_user
+):
+    # given Alice's own ticket and a limit of one message per hour
+    support_config(
+        inbound_email_secret=SECRET,
+        inbound_email_address="support@acme.example",
+        ticket_rate_limit_per_hour="1",
+    )
+    ticket = TicketFactory.create(
+        customer_email="alice@example.com", customer_user_id=str(customer_user.pk)
+    )
+    to = [reply_address(ticket, load())]
+    # when she replies twice by email
+    first = inbound(mail(to=to, message_id="<a1@x>", text="One"))
+    second = inbound(mail(to=to, message_id="<a2@x>", text="Two"))
+    # then the second is refused as rate limited (not "rejected"), and not kept
+    assert first.status_code == 202
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert int(second.headers["Retry-After"]) >= 1
+    assert [m.body_text for m in ticket.messages.all()] == ["One"]
+    assert not InboundEmail.objects.filter(message_id="<a2@x>").exists()
+
+
+def test_unverified_reply_through_the_reply_address_threads(inbound, customer_user):
+    # given Alice's account ticket; her reply carries no authentication results
+    ticket = TicketFactory.create(
+        customer_email="alice@example.com", customer_user_id=str(customer_user.pk)
+    )
+    # when
+    response = inbound(
+        mail(
+            to=[reply_address(ticket, load())], message_id="<u@x>", text="Still broken"
+        )
+    )
+    # then the reply code is the proof, as before
+    assert response.json() == {"status": "replied", "ticket": ticket.number}
+    assert ticket.messages.get().author_user_id == str(customer_user.pk)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from", "alice\x00@example.com"),
+        ("subject", "Zipper \x00"),
+        ("text", "broken \ud800"),
+        ("html", "<p>\udfff</p>"),
+        ("message_id", "<m\x00@x>"),
+        ("in_reply_to", "<\ud83d@x>"),
+        ("to", ["support\x00@acme.example"]),
+        ("authentication_results", "mx; dmarc=pass\x00"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_a_coded_400(inbound, caplog, field, value):
+    # given a signed mail with unstorable text in one field
+    body = json.dumps(mail(**{field: value})).encode()
+    # when
+    response = inbound(None, raw=body)
+    # then
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_characters"
+    assert response.json()["error"]["field"] == field
+    assert "Traceback" not in caplog.text
+    assert not InboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"[" * 50_000, "too_deep"),
+        (b'{"from": ' + b"[" * 100 + b"]" * 100 + b"}", "too_deep"),
+        (b"{nope", "invalid_json"),
+        (b"\xc3\x28", "invalid_json"),
+    ],
+)
+def test_hostile_signed_json_is_a_coded_400(inbound, caplog, raw, code):
+    response = inbound(None, raw=raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert "Traceback" not in caplog.text
+    assert not InboundEmail.objects.exists()
+
+
+def test_message_id_like_ours_but_not_a_uuid_does_not_thread(inbound):
+    fake = "<" + "-" * 36 + "@support.saleor-plugin>"
+    response = inbound(mail(message_id="<n@x>", in_reply_to=fake))
+    assert response.status_code == 202
+    assert response.json()["status"] == "created"
 
 
 def test_html_only_mail_is_sanitized(inbound):
