@@ -539,3 +539,33 @@ def test_plain_text_keeps_words_after_an_unclosed_tag():
     assert plain_text("Parcel <style> damaged at depot") == (
         "Parcel <style> damaged at depot"
     )
+
+
+QUERY_SENDER_VERIFIED = """
+query ticket($id: ID!) { supportTicket(id: $id) { number senderVerified } }
+"""
+
+
+def test_staff_see_whether_an_email_sender_was_verified(
+    staff_api_client, support_config
+):
+    # given a ticket from an email sender the provider did not authenticate
+    ticket = TicketFactory.create(channel="email", sender_verified=False)
+    # when staff read it, then they are told not to trust the sender
+    result = data_of(
+        staff_api_client.post_graphql(QUERY_SENDER_VERIFIED, {"id": tid(ticket)}),
+        "supportTicket",
+    )
+    assert result == {"number": ticket.number, "senderVerified": False}
+
+
+def test_customers_are_not_shown_sender_verification(
+    customer_api_client, account_ticket, support_config
+):
+    result = data_of(
+        customer_api_client.post_graphql(
+            QUERY_SENDER_VERIFIED, {"id": tid(account_ticket)}
+        ),
+        "supportTicket",
+    )
+    assert result == {"number": account_ticket.number, "senderVerified": None}

@@ -267,6 +267,13 @@ class SupportTicket(graphene.ObjectType):
         SupportAssignee, description="Assigned staff member (staff only)."
     )
     tier = graphene.Int(description="Support tier (staff only).")
+    sender_verified = graphene.Boolean(
+        description=(
+            "False when the ticket came by email from a sender the mail provider did "
+            "not authenticate: not linked to any account, check before trusting it "
+            "(staff only)."
+        )
+    )
     reopen_count = graphene.Int(required=True, description="How often it was reopened.")
     created_at = graphene.DateTime(required=True, description="When it was opened.")
     updated_at = graphene.DateTime(required=True, description="Last change.")
@@ -309,6 +316,10 @@ class SupportTicket(graphene.ObjectType):
         return SupportAssignee(
             id=global_id("User", root.assignee_user_id), email=root.assignee_email
         )
+
+    @staticmethod
+    def resolve_sender_verified(root: Ticket, info):
+        return root.sender_verified if _staff(info) else None
 
     @staticmethod
     def resolve_tier(root: Ticket, info):
