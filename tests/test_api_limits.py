@@ -120,3 +120,63 @@ def test_depth_counts_through_fragments(api_client, db):
         json.loads(response.content)["errors"][0]["extensions"]["code"]
         == "QUERY_TOO_DEEP"
     )
+
+
+QUERY_PAGES_BY_DEFAULT = (
+    "query q($n: Int = 100) { "
+    + " ".join(
+        f"t{i}: supportTickets(first: $n) {{ edges {{ node {{ id messages {{ id }} }} }} }}"
+        for i in range(5)
+    )
+    + " }"
+)
+
+
+def test_page_size_from_a_variable_default_counts(api_client, db):
+    # when the query relies on its default page size and sends no variables
+    without = api_client.post_graphql(QUERY_PAGES_BY_DEFAULT)
+    with_small = api_client.post_graphql(QUERY_PAGES_BY_DEFAULT, {"n": 1})
+    # then the default is what it would run with
+    assert without.status_code == 400
+    assert (
+        json.loads(without.content)["errors"][0]["extensions"]["code"]
+        == "QUERY_TOO_COMPLEX"
+    )
+    assert with_small.status_code == 200
+
+
+def test_unknown_page_size_counts_as_the_largest_page():
+    # given a page size whose value is not known before execution
+    from graphql import parse
+
+    from saleor_support_plugin.graphql.limits import QueryRefused, check_limits
+
+    document = parse(QUERY_PAGES_BY_DEFAULT.replace("$n: Int = 100", "$n: Int"))
+    # when
+    try:
+        check_limits(document, {"n": "1"})
+        code = None
+    except QueryRefused as exc:
+        code = exc.code
+    # then
+    assert code == "QUERY_TOO_COMPLEX"
+
+
+def test_top_level_fields_are_capped_through_aliases_and_fragments(api_client, db):
+    from saleor_support_plugin.graphql.limits import MAX_ROOT_FIELDS
+
+    aliases = " ".join(f"v{i}: supportVersion" for i in range(MAX_ROOT_FIELDS))
+    # when
+    at_limit = api_client.post_graphql("{ " + aliases + " }")
+    over = api_client.post_graphql("{ " + aliases + " extra: supportVersion }")
+    through_fragment = api_client.post_graphql(
+        "{ extra: supportVersion ...Q } fragment Q on Query { " + aliases + " }"
+    )
+    # then
+    assert at_limit.status_code == 200
+    for response in (over, through_fragment):
+        assert response.status_code == 400
+        assert (
+            json.loads(response.content)["errors"][0]["extensions"]["code"]
+            == "TOO_MANY_FIELDS"
+        )
