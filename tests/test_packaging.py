@@ -18,7 +18,6 @@ SALEOR_PINS = {
     "graphql-relay": "2.0.1",
     "celery": "5.6.3",
     "psycopg": "3.3.4",
-    "pybars3": "0.9.7",
     "nh3": "0.3.2",
     "pyjwt": "2.13.0",
     "requests-hardened": "1.3.0b1",
