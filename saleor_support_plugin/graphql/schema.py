@@ -8,11 +8,12 @@ import graphene
 
 from .. import __version__
 from .core import SupportRequestor
+from .notifications.schema import NotificationQueries
 from .staff_tools import StaffToolMutations, StaffToolQueries
 from .tickets import TicketMutations, TicketQueries
 
 
-class Query(TicketQueries, StaffToolQueries, graphene.ObjectType):
+class Query(TicketQueries, StaffToolQueries, NotificationQueries, graphene.ObjectType):
     class Meta:
         description = "Reads from the support API."
 
