@@ -155,6 +155,7 @@ ORDER_EMAIL_VARIABLES = (
 )
 TICKET_EMAIL_VARIABLES = (
     "ticket",
+    "customer",
     "message",
     "order",
     "customer_email",
@@ -207,6 +208,28 @@ TEMPLATE_RULES: dict[str, TemplateRules] = {
         for kind in NotificationKind
     },
 }
+
+
+DEFAULT_SENDER_NAME = "Customer Support"
+
+# What each switch sends, to whom; ticket emails do not depend on proactive order updates.
+_KIND_SWITCH_HELP = {
+    NotificationKind.TICKET_REPLY: "Email the customer each public staff reply to their "
+    "ticket (needs support tickets on; independent of proactive order updates).",
+    NotificationKind.TICKET_CREATED: "Email staff (the assignee, else the support staff "
+    "addresses) when a ticket is opened (needs support tickets on).",
+    NotificationKind.TICKET_CUSTOMER_REPLY: "Email staff (the assignee, else the support "
+    "staff addresses) when a customer replies (needs support tickets on).",
+    NotificationKind.TICKET_SLA_BREACH: "Email staff (the assignee, else the support "
+    "staff addresses) when a ticket misses its SLA target (needs support tickets on).",
+}
+
+
+def _kind_switch_help(kind: NotificationKind) -> str:
+    return _KIND_SWITCH_HELP.get(
+        kind,
+        f"Email customers the '{kind.label}' update (needs proactive order updates on).",
+    )
 
 
 def _built_in_language(kind: NotificationKind) -> str:
@@ -429,7 +452,8 @@ FIELDS: tuple[ConfigField, ...] = (
         True,
         "Proactive order updates",
         "Email customers when their order is confirmed, shipped, delayed, out for "
-        "delivery, delivered, cancelled, returned or refunded.",
+        "delivery, delivered, cancelled, returned or refunded. Ticket emails do not "
+        "depend on it.",
         _parse_bool,
     ),
     ConfigField(
@@ -461,9 +485,10 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField(
         "sender_name",
         FieldType.STRING,
-        "Customer Support",
+        DEFAULT_SENDER_NAME,
         "Sender name",
-        "The name customers see in the From field of support emails.",
+        "The name customers see in the From field of support emails and in their "
+        f"signature. Left at '{DEFAULT_SENDER_NAME}', emails use the shop's name.",
         _text,
     ),
     ConfigField(
@@ -712,7 +737,7 @@ FIELDS: tuple[ConfigField, ...] = (
             FieldType.BOOLEAN,
             True,
             f"Send '{kind.label}' updates",
-            f"Email customers the '{kind.label}' update (needs proactive order updates on).",
+            _kind_switch_help(kind),
             _parse_bool,
         )
         for kind in NotificationKind
@@ -795,7 +820,7 @@ class SupportSettings:
     price_protection_enabled: bool = False
     surveys_enabled: bool = False
     tickets_enabled: bool = True
-    sender_name: str = "Customer Support"
+    sender_name: str = DEFAULT_SENDER_NAME
     sender_address: str = ""
     smtp_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     support_staff_addresses: tuple[str, ...] = ()

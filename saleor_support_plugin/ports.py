@@ -32,6 +32,8 @@ class Ports:
     # guards its writer connection; the plugin's tasks lock and write rows, so
     # they declare that they use the writer.
     writer: Callable[[], AbstractContextManager[Any]] = nullcontext
+    # The shop's name (Saleor: the current Site's name); "" when the host has none.
+    shop_name: Callable[[], str] = lambda: ""
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -53,3 +55,7 @@ def load_settings() -> SupportSettings:
 
 def writer() -> AbstractContextManager[Any]:
     return get_ports().writer()
+
+
+def shop_name() -> str:
+    return get_ports().shop_name()

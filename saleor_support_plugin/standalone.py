@@ -19,5 +19,9 @@ def load_settings():
     )
 
 
+def shop_name() -> str:
+    return str(getattr(django_settings, "SUPPORT_SHOP_NAME", "") or "")
+
+
 def build_ports() -> Ports:
-    return Ports(load_settings=load_settings)
+    return Ports(load_settings=load_settings, shop_name=shop_name)

@@ -79,6 +79,10 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 1025))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@sandbox.example.com")
 
+# The shop's name (in Saleor: the current Site's name); emails use it when
+# sender_name is left at its default.
+SUPPORT_SHOP_NAME = os.environ.get("SUPPORT_SHOP_NAME", "Sandbox Store")
+
 # What Saleor keeps in its PluginConfiguration row; see saleor_support_plugin.standalone.
 SUPPORT_PLUGIN = {
     "active": _bool("SUPPORT_PLUGIN_ACTIVE", True),

@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 from ..conf import SupportSettings, stored_template
 from ..core.money import format_money
-from ..orders.models import FulfillmentSnapshot, OrderSnapshot
+from ..orders.models import FulfillmentSnapshot, OrderLineSnapshot, OrderSnapshot
+from .identity import store_name
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -32,18 +33,9 @@ def build_context(
             "placed_at": snapshot.placed_at.date().isoformat(),
             "total": _money(snapshot.total_gross, snapshot.currency),
             "currency": snapshot.currency,
-            "lines": [
-                {
-                    "product_name": line.product_name,
-                    "variant_name": line.variant_name,
-                    "quantity": line.quantity,
-                    "sku": line.sku or "",
-                    "unit_price": _money(line.unit_price_gross, line.currency),
-                }
-                for line in lines
-            ],
+            "lines": [_line(line, line.quantity) for line in lines],
         },
-        "store": {"name": settings.sender_name},
+        "store": {"name": store_name(settings)},
     }
     extra = dict(plan.context)
     fulfillment_id = extra.pop("fulfillment_id", None)
@@ -51,6 +43,7 @@ def build_context(
         row = FulfillmentSnapshot.objects.filter(fulfillment_id=fulfillment_id).first()
         if row is not None:
             context["fulfillment"] = fulfillment_context(row, settings)
+            context["fulfillment"]["lines"] = _fulfilled_lines(row, lines)
             if row.carrier_status:
                 context["carrier"] = {
                     "status": row.carrier_status,
@@ -75,6 +68,29 @@ def build_context(
         context["return"] = {"status": extra.pop("return_status")}
     context.update(extra)
     return context
+
+
+def _line(line: OrderLineSnapshot, quantity: int) -> dict[str, Any]:
+    return {
+        "product_name": line.product_name,
+        "variant_name": line.variant_name,
+        "quantity": quantity,
+        "sku": line.sku or "",
+        "unit_price": _money(line.unit_price_gross, line.currency),
+    }
+
+
+def _fulfilled_lines(
+    row: FulfillmentSnapshot, lines: list[OrderLineSnapshot]
+) -> list[dict[str, Any]]:
+    """Return the order lines this fulfillment ships, with the quantity it ships."""
+    by_id = {line.line_id: line for line in lines}
+    shipped = []
+    for entry in row.lines or []:
+        line = by_id.get(str(entry.get("line_id")))
+        if line is not None:
+            shipped.append(_line(line, int(entry.get("quantity") or 0)))
+    return shipped
 
 
 def fulfillment_context(

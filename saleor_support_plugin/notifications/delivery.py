@@ -17,6 +17,7 @@ from requests_hardened.ip_filter import InvalidIPAddress
 
 from ..conf import SupportSettings
 from ..core.signing import signed_headers
+from .identity import EMAIL_HEADERS_KEY, sender_address, store_name
 from .kinds import TRANSACTIONAL_KINDS, NotificationKind
 from .models import Notification, NotificationChannel
 from .rendering import render_email
@@ -68,16 +69,21 @@ def email_connection(settings: SupportSettings) -> BaseEmailBackend:
 
 
 def sender(settings: SupportSettings) -> str:
-    address = settings.sender_address or django_settings.DEFAULT_FROM_EMAIL
-    return (
-        formataddr((settings.sender_name, address)) if settings.sender_name else address
-    )
+    address = sender_address(settings)
+    name = store_name(settings)
+    return formataddr((name, address)) if name else address
 
 
 def send_email(notification: Notification, settings: SupportSettings) -> None:
     kind = NotificationKind(notification.kind)
     context: dict[str, Any] = dict(notification.context)
-    headers = {"Message-ID": notification.message_id}
+    stored = context.pop(EMAIL_HEADERS_KEY, None)
+    # Rows written before the headers were stored keep their old Message-ID.
+    headers: dict[str, str] = (
+        {str(name): str(value) for name, value in stored.items()}
+        if isinstance(stored, dict) and stored.get("Message-ID")
+        else {"Message-ID": notification.message_id}
+    )
     if kind not in TRANSACTIONAL_KINDS:
         url = unsubscribe_url(notification.recipient, settings)
         if url:

@@ -15,6 +15,7 @@ Exactly once, concretely:
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from ..core.background import in_background
 from ..orders.models import OrderEvent, OrderSnapshot
 from .context import build_context
 from .delivery import PermanentDeliveryError, TransientDeliveryError, deliver
+from .identity import EMAIL_HEADERS_KEY, email_headers, message_id_domain
 from .kinds import TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
 from .models import EmailOptOut, Notification, NotificationChannel, NotificationStatus
 
@@ -91,6 +93,7 @@ def create_notifications(
     created = []
     now = timezone.now()
     opted_out = bool(snapshot.customer_email) and is_opted_out(snapshot.customer_email)
+    domain = message_id_domain(settings)
     for plan in plans:
         context = build_context(plan, snapshot, settings)
         channels = [(NotificationChannel.EMAIL, snapshot.customer_email)]
@@ -102,16 +105,24 @@ def create_notifications(
             reason = _suppression(plan.kind, channel, recipient, settings)
             if not reason and opted_out and plan.kind not in TRANSACTIONAL_KINDS:
                 reason = "the customer unsubscribed from shipping updates"
+            row_id = uuid.uuid4()
+            row_context = context
+            if channel == NotificationChannel.EMAIL:
+                row_context = {
+                    **context,
+                    EMAIL_HEADERS_KEY: email_headers(row_id, domain, []),
+                }
             notification, was_created = Notification.objects.get_or_create(
                 dedupe_key=f"{plan.key}:{channel}",
                 defaults={
+                    "id": row_id,
                     "kind": plan.kind.value,
                     "channel": channel,
                     "event": event,
                     "order_id": snapshot.order_id,
                     "recipient": recipient,
                     "language_code": snapshot.language_code,
-                    "context": context,
+                    "context": row_context,
                     "status": NotificationStatus.SUPPRESSED
                     if reason
                     else NotificationStatus.PENDING,
@@ -256,23 +267,35 @@ def create_ticket_notification(
     order_id: str | None,
     language_code: str,
     settings: SupportSettings,
+    references: list[str] | None = None,
 ) -> list[Notification]:
-    """Outbox rows for a ticket update, one per recipient, in the caller's transaction."""
+    """Outbox rows for a ticket update, one per recipient, in the caller's transaction.
+
+    `references`: the Message-IDs the email answers, oldest first (the ticket's
+    thread root, then the customer's email it replies to); they become its
+    References and In-Reply-To.
+    """
     created = []
     now = timezone.now()
+    domain = message_id_domain(settings)
     for recipient in dict.fromkeys(
         address.lower() for address in recipients if address
     ):
         reason = _suppression(kind, NotificationChannel.EMAIL, recipient, settings)
+        row_id = uuid.uuid4()
         notification, was_created = Notification.objects.get_or_create(
             dedupe_key=f"{key}:{recipient}:email",
             defaults={
+                "id": row_id,
                 "kind": kind.value,
                 "channel": NotificationChannel.EMAIL,
                 "order_id": order_id,
                 "recipient": recipient,
                 "language_code": language_code,
-                "context": context,
+                "context": {
+                    **context,
+                    EMAIL_HEADERS_KEY: email_headers(row_id, domain, references or []),
+                },
                 "status": NotificationStatus.SUPPRESSED
                 if reason
                 else NotificationStatus.PENDING,

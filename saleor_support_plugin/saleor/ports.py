@@ -19,7 +19,17 @@ def load_settings() -> SupportSettings:
     return parse_settings(row.configuration or [], active=row.active)
 
 
+def shop_name() -> str:
+    """Saleor's shop name is the current Site's (SiteSettings belongs to it)."""
+    from django.contrib.sites.models import Site
+
+    try:
+        return Site.objects.get_current().name or ""
+    except Site.DoesNotExist:
+        return ""
+
+
 def build_ports() -> Ports:
     from saleor.core.db.connection import allow_writer
 
-    return Ports(load_settings=load_settings, writer=allow_writer)
+    return Ports(load_settings=load_settings, writer=allow_writer, shop_name=shop_name)

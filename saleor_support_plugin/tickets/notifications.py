@@ -7,11 +7,12 @@ from urllib.parse import quote
 
 from ..conf import SupportSettings, stored_template
 from ..core.handlebars import SafeHtml
+from ..notifications.identity import message_id_domain, store_name, ticket_thread_id
 from ..notifications.kinds import NotificationKind
 from ..notifications.services import create_ticket_notification
 from .email_threading import reply_address
 from .guest import make_ticket_link_token
-from .models import Ticket, TicketMessage
+from .models import InboundEmail, Ticket, TicketMessage
 
 
 def ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
@@ -47,10 +48,40 @@ def _context(
         },
         "order": {"number": ticket.order.number} if ticket.order is not None else {},
         "customer_email": ticket.customer_email,
-        "store": {"name": settings.sender_name},
+        "customer": {"first_name": customer_first_name(ticket)},
+        "store": {"name": store_name(settings)},
         "ticket_url": ticket_url(ticket, settings) if link else "",
         "reply_to": reply_address(ticket, settings) if link else "",
     }
+
+
+def customer_first_name(ticket: Ticket) -> str:
+    """Return the first name on the ticket's order, else on the customer's account."""
+    if ticket.order is not None and ticket.order.customer_first_name:
+        return ticket.order.customer_first_name
+    if not ticket.customer_user_id:
+        return ""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=ticket.customer_user_id).first()
+    return str(getattr(user, "first_name", "") or "") if user is not None else ""
+
+
+def thread_references(
+    ticket: Ticket, settings: SupportSettings, *, answering_customer: bool = False
+) -> list[str]:
+    """Return the ticket's thread root, then (replying to the customer) their latest email."""
+    references = [ticket_thread_id(ticket.pk, message_id_domain(settings))]
+    if answering_customer:
+        latest = (
+            InboundEmail.objects.filter(ticket=ticket)
+            .order_by("-created_at")
+            .values_list("message_id", flat=True)
+            .first()
+        )
+        if latest:
+            references.append(latest)
+    return references
 
 
 def _staff_recipients(ticket: Ticket, settings: SupportSettings) -> list[str]:
@@ -80,6 +111,7 @@ def notify_ticket_created(
         order_id=_order_id(ticket),
         language_code="en",
         settings=settings,
+        references=thread_references(ticket, settings),
     )
 
 
@@ -102,4 +134,5 @@ def notify_ticket_message(
         order_id=_order_id(ticket),
         language_code=_language(ticket) if from_staff else "en",
         settings=settings,
+        references=thread_references(ticket, settings, answering_customer=from_staff),
     )

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from ..conf import SupportSettings
 from ..core.calendar import BusinessCalendar
+from ..notifications.identity import message_id_domain, ticket_thread_id
 from ..notifications.kinds import NotificationKind
 from ..notifications.services import create_ticket_notification
 from .models import Ticket, TicketStatus
@@ -94,6 +95,9 @@ def check_sla_breaches(
                     else None,
                     language_code="en",
                     settings=settings,
+                    references=[
+                        ticket_thread_id(ticket.pk, message_id_domain(settings))
+                    ],
                 )
                 breached.append((ticket.number, what))
     return breached

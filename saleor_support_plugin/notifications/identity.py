@@ -1,0 +1,64 @@
+"""Who our emails come from and how they are named: shop name, Message-IDs, threads.
+
+Read when a notification's context is built (in the task or the ticket
+mutation), never in a Saleor hook.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from ..conf import DEFAULT_SENDER_NAME, SupportSettings
+from ..ports import shop_name
+
+# The email's own headers (Message-ID, threading), kept in the row's context so
+# a retry sends the same ones; not a template variable.
+EMAIL_HEADERS_KEY = "email_headers"
+# Used when neither the sender address nor the public URL names a domain.
+FALLBACK_DOMAIN = "support.saleor-plugin"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+# A Message-ID we may repeat in References: one bracketed token, no spaces or controls.
+_MSG_ID = re.compile(r"^<[!-;=?-~]{1,900}>$")
+
+
+def store_name(settings: SupportSettings) -> str:
+    """Name the sender: the merchant's choice, else the shop (while left at the default)."""
+    if settings.sender_name and settings.sender_name != DEFAULT_SENDER_NAME:
+        return settings.sender_name
+    return shop_name() or settings.sender_name
+
+
+def sender_address(settings: SupportSettings) -> str:
+    return settings.sender_address or django_settings.DEFAULT_FROM_EMAIL
+
+
+def message_id_domain(settings: SupportSettings) -> str:
+    """Name the domain of our Message-IDs and thread ids."""
+    return FALLBACK_DOMAIN
+
+
+def message_id(notification_id: uuid.UUID | str, domain: str) -> str:
+    """`<uuid@domain>`: inbound mail finds the notification by the 36-character uuid."""
+    return f"<{notification_id}@{domain}>"
+
+
+def ticket_thread_id(ticket_id: uuid.UUID | str, domain: str) -> str:
+    """Name the root every email about one ticket refers to, so mail clients thread them."""
+    return f"<ticket-{ticket_id}@{domain}>"
+
+
+def email_headers(
+    notification_id: uuid.UUID, domain: str, references: list[str]
+) -> dict[str, Any]:
+    """Build one email's headers, stored on its row (stable across retries)."""
+    headers = {"Message-ID": message_id(notification_id, domain)}
+    references = [ref for ref in dict.fromkeys(references) if _MSG_ID.match(ref)]
+    if references:
+        headers["In-Reply-To"] = references[-1]
+        headers["References"] = " ".join(references)
+    return headers
