@@ -1,18 +1,23 @@
 """Inbound email over real HTTP: threading, new tickets, duplicates, spoofed senders, signatures."""
 
 import json
+import uuid
 
 import pytest
 import requests
+from django.utils import timezone
 
+from saleor_support_plugin.notifications.models import Notification
+from saleor_support_plugin.orders.models import OrderSnapshot
 from saleor_support_plugin.tickets.email_threading import reply_address, trim_quoted
-from saleor_support_plugin.tickets.guest import make_ticket_link_token
+from saleor_support_plugin.tickets.guest import make_guest_token, make_ticket_link_token
 from saleor_support_plugin.tickets.models import InboundEmail, Ticket, TicketMessage
 
-from .factories import TicketFactory
+from .factories import SaleorOrderFactory, SaleorUserFactory, TicketFactory
 from .fixtures.graphql import PLUGIN_URL
 from .fixtures.support import signed_carrier_request
 from .fixtures.tickets import GuestApiClient
+from .test_proactive_updates import ship
 from .test_ticket_api import QUERY_TICKET, tid
 
 SECRET = "inbound-secret"
@@ -464,3 +469,229 @@ def load():
     from saleor_support_plugin.ports import load_settings
 
     return load_settings()
+
+
+# --- replies to our order emails
+
+QUERY_TICKET_ORDER = "query ($id: ID!) { supportTicket(id: $id) { order { number } } }"
+QUERY_ORDER_TICKETS = """
+query ($number: String) {
+  supportTickets(first: 10, filter: {orderNumber: $number}) {
+    edges { node { number category order { number } } }
+  }
+}
+"""
+
+
+@pytest.fixture
+def shipped_email(inbound, mail_config, smtp_server, on_commit):
+    """Ship an order of `email` (of Saleor user `user_pk`); return its snapshot and our shipped email."""
+
+    def ship_order(email="alice@example.com", user_pk=None):
+        mail_config(
+            inbound_email_secret=SECRET, inbound_email_address="support@acme.example"
+        )
+        order = SaleorOrderFactory.create(
+            user=SaleorUserFactory.create(pk=user_pk, email=email)
+            if user_pk is not None
+            else None,
+            user_email=email,
+        )
+        ship(order, on_commit)
+        (sent,) = smtp_server.wait_for(1)
+        assert sent.message["Subject"] is not None
+        return OrderSnapshot.objects.get(order_id=str(order.pk)), sent
+
+    return ship_order
+
+
+def test_reply_to_a_shipped_email_opens_a_ticket_about_that_order(
+    inbound, shipped_email, customer_user, customer_api_client
+):
+    # given Alice's order was shipped and she got our email about it
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    our_id = sent.message["Message-ID"]
+    assert our_id.endswith("@acme.example>") or our_id.endswith(
+        "@support.saleor-plugin>"
+    )
+    # when she answers it, authenticated by her provider
+    response = inbound(
+        mail(
+            subject="Re: Your order is on its way",
+            message_id="<o1@mail.example>",
+            in_reply_to=our_id,
+            references=[our_id],
+            authentication_results=DMARC_PASS,
+            text="It never arrived.",
+        )
+    )
+    # then a new email ticket about that order, in her account
+    assert response.status_code == 202
+    assert response.json()["status"] == "created"
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (
+        ticket.order_id,
+        ticket.category,
+        ticket.channel,
+        ticket.subject,
+        ticket.customer_user_id,
+        ticket.sender_verified,
+    ) == (
+        order.pk,
+        "shipping",
+        "email",
+        "Your order is on its way",
+        str(customer_user.pk),
+        True,
+    )
+    listed = customer_api_client.post_graphql(
+        QUERY_ORDER_TICKETS, {"number": order.number}
+    ).json()
+    assert listed["data"]["supportTickets"]["edges"] == [
+        {
+            "node": {
+                "number": ticket.number,
+                "category": "SHIPPING",
+                "order": {"number": order.number},
+            }
+        }
+    ]
+    # when she answers the same email again (her client keeps only our id), unverified
+    again = inbound(
+        mail(
+            message_id="<o2@mail.example>",
+            in_reply_to=our_id,
+            text="Any news?",
+        )
+    )
+    # then it joins that ticket instead of opening another
+    assert again.json() == {"status": "replied", "ticket": ticket.number}
+    assert [m.body_text for m in ticket.messages.all()] == [
+        "It never arrived.",
+        "Any news?",
+    ]
+    assert Ticket.objects.count() == 1
+
+
+def test_unverified_reply_to_an_order_email_is_the_orders_but_not_the_accounts(
+    inbound, shipped_email, customer_user, customer_api_client
+):
+    # given Alice's shipped order; her reply carries no authentication results
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    # when
+    response = inbound(
+        mail(message_id="<o3@mail.example>", in_reply_to=sent.message["Message-ID"])
+    )
+    # then the ticket is about the order, guest-style: not in her account
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (ticket.order_id, ticket.customer_user_id, ticket.sender_verified) == (
+        order.pk,
+        None,
+        False,
+    )
+    listed = customer_api_client.post_graphql(
+        QUERY_ORDER_TICKETS, {"number": order.number}
+    ).json()
+    assert listed["data"]["supportTickets"]["edges"] == []
+    # and she reaches it through the ticket link of our emails to her address
+    guest = GuestApiClient(
+        make_ticket_link_token(str(ticket.pk), ticket.customer_email)
+    )
+    result = guest.post_graphql(QUERY_TICKET_ORDER, {"id": tid(ticket)}).json()
+    assert result["data"]["supportTicket"]["order"] == {"number": order.number}
+
+
+def test_reply_to_a_guest_orders_email_is_a_ticket_of_that_guest_order(
+    inbound, shipped_email
+):
+    # given a guest order shipped to guest@example.com
+    order, sent = shipped_email(email="guest@example.com")
+    # when the guest answers our email
+    response = inbound(
+        mail(
+            **{"from": "Guest@Example.com"},
+            message_id="<o4@mail.example>",
+            in_reply_to=sent.message["Message-ID"],
+        )
+    )
+    # then the ticket is the order's, and the guest's order link lists it
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (ticket.order_id, ticket.customer_user_id) == (order.pk, None)
+    guest = GuestApiClient(make_guest_token(order.order_id, order.customer_email))
+    listed = guest.post_graphql(QUERY_ORDER_TICKETS, {"number": order.number}).json()
+    assert [
+        edge["node"]["number"] for edge in listed["data"]["supportTickets"]["edges"]
+    ] == [ticket.number]
+
+
+def test_reply_to_an_order_email_from_another_address_is_not_linked(
+    inbound, shipped_email, customer_user
+):
+    # given Alice's shipped order
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    # when someone else answers with our Message-ID (a forward, or a guess)
+    response = inbound(
+        mail(
+            **{"from": "mallory@evil.example"},
+            message_id="<o5@mail.example>",
+            in_reply_to=sent.message["Message-ID"],
+            authentication={"dmarc": "pass"},
+        )
+    )
+    # then a new ticket as for any mail: no order, no account, no category
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (ticket.order_id, ticket.customer_user_id, ticket.category) == (
+        None,
+        None,
+        "other",
+    )
+    assert InboundEmail.objects.get().order_notification_id is None
+
+
+def test_foreign_message_ids_shaped_like_ours_do_not_match(
+    inbound, shipped_email, customer_user
+):
+    # given Alice's shipped order and our email's id
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    notification_id = sent.message["Message-ID"][1:37]
+    foreign = [
+        f"<{notification_id}@elsewhere.example>",  # our uuid, someone else's domain
+        f"<{uuid.uuid4()}@acme.example>",  # our domain, no email of ours
+    ]
+    # when Alice writes with those ids only
+    responses = [
+        inbound(mail(message_id=f"<f{i}@mail.example>", in_reply_to=raw))
+        for i, raw in enumerate(foreign)
+    ]
+    # then neither is taken for a reply to the shipped email
+    tickets = [Ticket.objects.get(number=r.json()["ticket"]) for r in responses]
+    assert [(t.order_id, t.category) for t in tickets] == [(None, "other")] * 2
+
+
+def test_reply_to_a_ticket_email_among_order_ids_threads_into_the_ticket(
+    inbound, shipped_email, customer_user
+):
+    # given Alice's shipped order, and a ticket of hers we emailed her about
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    ticket = TicketFactory.create(
+        customer_email="alice@example.com", customer_user_id=str(customer_user.pk)
+    )
+    ticket_email = Notification.objects.create(
+        dedupe_key=f"test:{ticket.pk}",
+        kind="ticket_reply",
+        channel="email",
+        recipient="alice@example.com",
+        context={"ticket": {"number": ticket.number}},
+        next_attempt_at=timezone.now(),
+    )
+    ticket_email_id = f"<{ticket_email.pk}@support.saleor-plugin>"
+    # when her reply names the ticket email and, further up, the shipped email
+    response = inbound(
+        mail(
+            message_id="<o6@mail.example>",
+            in_reply_to=ticket_email_id,
+            references=[sent.message["Message-ID"], ticket_email_id],
+        )
+    )
+    # then the ticket email wins, as before
+    assert response.json() == {"status": "replied", "ticket": ticket.number}

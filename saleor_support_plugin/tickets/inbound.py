@@ -12,6 +12,12 @@ Who may write where:
   our emails know) or by the Message-ID of one of our emails (random, likewise),
   and comes from the ticket's customer address. Verification is not required
   there: knowing the code is the proof, as a ticket link is.
+- A reply to one of our order emails (shipped, delayed, …; by its Message-ID)
+  opens a ticket about that order when it comes from the order's customer
+  address; a further reply to the same email joins that ticket. The Message-ID
+  shows the sender received our email, not that they own the address: the
+  ticket joins the customer's account only when the sender is verified too
+  (and the order is that account's); otherwise it is guest-style, as above.
 - New tickets are limited per sender address (`ticket_rate_limit_per_hour`)
   and, for unverified senders, per sender domain (ten times that); a refused
   mail leaves nothing behind.
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -33,12 +40,40 @@ from ..conf import SupportSettings
 from ..core.errors import SupportErrorCode
 from ..core.ratelimit import Limit, hit
 from ..core.text import sanitize_html
+from ..notifications.identity import EMAIL_HEADERS_KEY
+from ..notifications.kinds import TICKET_KINDS, NotificationKind
+from ..notifications.models import Notification, NotificationChannel
+from ..orders.models import OrderSnapshot
 from .email_threading import ticket_from_address, trim_quoted
-from .models import InboundEmail, Ticket, TicketChannel, TicketStatus
+from .models import InboundEmail, Ticket, TicketCategory, TicketChannel, TicketStatus
 from .sender_auth import SenderAuthentication, is_verified
 from .services import ticket_create, ticket_reply
 
-OUR_MESSAGE_ID = re.compile(r"<([0-9a-f-]{36})@support\.saleor-plugin>", re.IGNORECASE)
+# Our Message-IDs: `<notification uuid@domain>`, the domain the sender's (or
+# the fixed one of older rows). Any domain matches here; the whole id must then
+# equal the one the notification was sent with, so a foreign `<uuid@elsewhere>`
+# never does.
+OUR_MESSAGE_ID = re.compile(r"<([0-9a-f-]{36})@([^<>@\s]+)>", re.IGNORECASE)
+# At most this many ids of one mail are looked up (References may list 100).
+MAX_MESSAGE_IDS = 20
+
+SHIPPING_KINDS = frozenset(
+    {
+        NotificationKind.SHIPPED,
+        NotificationKind.TRACKING_UPDATED,
+        NotificationKind.DELAYED,
+        NotificationKind.OUT_FOR_DELIVERY,
+        NotificationKind.DELIVERED,
+        NotificationKind.DELIVERY_EXCEPTION,
+    }
+)
+CATEGORY_BY_KIND = {
+    **{kind.value: TicketCategory.SHIPPING for kind in SHIPPING_KINDS},
+    NotificationKind.RETURN_RECEIVED.value: TicketCategory.RETURN,
+    NotificationKind.REFUND_ISSUED.value: TicketCategory.REFUND,
+    NotificationKind.CONFIRMED.value: TicketCategory.ORDER_STATUS,
+    NotificationKind.CANCELLED.value: TicketCategory.ORDER_STATUS,
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +87,18 @@ class InboundEmailData:
     in_reply_to: str = ""
     references: tuple[str, ...] = field(default=())
     authentication: SenderAuthentication = field(default=SenderAuthentication())
+
+
+@dataclass(frozen=True)
+class OrderReply:
+    """A mail answering our email `notification` about `order`, from its customer."""
+
+    order: OrderSnapshot
+    notification: Notification
+
+    @property
+    def category(self) -> str:
+        return CATEGORY_BY_KIND.get(self.notification.kind, TicketCategory.OTHER)
 
 
 @dataclass(frozen=True)
@@ -75,29 +122,73 @@ class InboundRateLimited(Exception):
         self.retry_after = retry_after
 
 
-def _ticket_from_message_ids(ids: list[str]) -> Ticket | None:
-    """Return the ticket one of our ticket emails (by its Message-ID) belonged to."""
-    from ..notifications.models import Notification
+def _sent_message_id(notification: Notification) -> str:
+    """Return the Message-ID the email went out with (stored on newer rows, with their domain)."""
+    headers = (notification.context or {}).get(EMAIL_HEADERS_KEY)
+    stored = headers.get("Message-ID") if isinstance(headers, dict) else None
+    return stored if isinstance(stored, str) and stored else notification.message_id
 
+
+def our_emails(ids: Iterable[str]) -> list[Notification]:
+    """Return our emails the mail names by Message-ID, in the order named (one query)."""
+    named: dict[uuid.UUID, str] = {}
     for raw in ids:
-        match = OUR_MESSAGE_ID.search(raw)
-        try:
-            notification_id = uuid.UUID(match.group(1)) if match else None
-        except ValueError:
-            notification_id = None  # 36 hex digits and dashes, but not a UUID
-        if notification_id is None:
-            continue
-        notification = Notification.objects.filter(pk=notification_id).first()
-        number = (
-            (notification.context.get("ticket") or {}).get("number")
-            if notification
-            else None
-        )
+        for match in OUR_MESSAGE_ID.finditer(raw):
+            try:
+                notification_id = uuid.UUID(match.group(1))
+            except ValueError:
+                continue  # 36 hex digits and dashes, but not a UUID
+            named.setdefault(notification_id, match.group(0))
+        if len(named) >= MAX_MESSAGE_IDS:
+            break
+    if not named:
+        return []
+    found = Notification.objects.filter(
+        pk__in=list(named)[:MAX_MESSAGE_IDS], channel=NotificationChannel.EMAIL
+    ).in_bulk()
+    return [
+        found[notification_id]
+        for notification_id, raw in named.items()
+        if notification_id in found
+        and _sent_message_id(found[notification_id]).lower() == raw.lower()
+    ]
+
+
+def _ticket_of(emails: list[Notification]) -> Ticket | None:
+    """Return the ticket of the first of our ticket emails that names one."""
+    for notification in emails:
+        number = (notification.context.get("ticket") or {}).get("number")
         if number is not None:
             ticket = Ticket.objects.filter(number=number).first()
             if ticket is not None:
                 return ticket
     return None
+
+
+def _order_reply(emails: list[Notification], sender: str) -> OrderReply | None:
+    """Return the order email answered, if the sender is that order's customer address."""
+    for notification in emails:
+        if notification.kind in TICKET_KINDS or not notification.order_id:
+            continue
+        order = OrderSnapshot.objects.filter(order_id=notification.order_id).first()
+        if order is not None and order.customer_email.lower() == sender:
+            return OrderReply(order=order, notification=notification)
+    return None
+
+
+def _ticket_of_order_reply(reply: OrderReply, sender: str) -> Ticket | None:
+    """Return the ticket an earlier reply from this sender to the same order email opened."""
+    earlier = (
+        InboundEmail.objects.filter(
+            order_notification_id=reply.notification.pk,
+            sender=sender,
+            ticket__order=reply.order,
+        )
+        .select_related("ticket")
+        .order_by("-created_at")
+        .first()
+    )
+    return earlier.ticket if earlier is not None else None
 
 
 def _body(email: InboundEmailData) -> str:
@@ -139,17 +230,30 @@ def receive_inbound_email(
         ticket = next(
             (t for t in map(ticket_from_address, email.to) if t is not None), None
         )
+        order_reply = None
         if ticket is None:
-            ticket = _ticket_from_message_ids([email.in_reply_to, *email.references])
+            # Nearest first: In-Reply-To, then References from the newest.
+            emails = our_emails([email.in_reply_to, *reversed(email.references)])
+            ticket = _ticket_of(emails)
+            if ticket is None:
+                order_reply = _order_reply(emails, sender)
+                if order_reply is not None:
+                    ticket = _ticket_of_order_reply(order_reply, sender)
         body = _body(email)
-        result = _deliver(ticket, email, body, sender, verified, settings)
+        result = _deliver(ticket, email, body, sender, verified, settings, order_reply)
         record.outcome = result.outcome
         record.ticket = (
             Ticket.objects.filter(number=result.ticket_number).first()
             if result.ticket_number
             else None
         )
-        record.save(update_fields=["outcome", "ticket"])
+        if (
+            order_reply is not None
+            and record.ticket is not None
+            and record.ticket.order_id == order_reply.order.pk
+        ):
+            record.order_notification_id = order_reply.notification.pk
+        record.save(update_fields=["outcome", "ticket", "order_notification_id"])
     return result
 
 
@@ -160,6 +264,7 @@ def _deliver(
     sender: str,
     verified: bool,
     settings: SupportSettings,
+    order_reply: OrderReply | None = None,
 ) -> InboundResult:
     if not body:
         return InboundResult("empty")
@@ -195,12 +300,21 @@ def _deliver(
             return InboundResult("replied", ticket.number)
     _check_new_ticket_rate(sender, verified, settings)
     subject = email.subject.strip() or "(no subject)"
+    requestor = _requestor(sender, link_account=verified)
+    if order_reply is not None and (
+        not order_reply.order.user_id or requestor.user_id != order_reply.order.user_id
+    ):
+        # An order's ticket is in an account only when that account owns the
+        # order (as for tickets opened on the web); else it is guest-style.
+        requestor = _requestor(sender, link_account=False)
     created = ticket_create(
-        requestor=_requestor(sender, link_account=verified),
+        requestor=requestor,
         settings=settings,
         subject=re.sub(r"^(re|aw|fwd?):\s*", "", subject, flags=re.IGNORECASE)[:200],
         body=body,
         channel=TicketChannel.EMAIL,
+        category=order_reply.category if order_reply else TicketCategory.OTHER,
+        proven_order=order_reply.order if order_reply else None,
     )
     if not verified:
         # Same transaction as the create: never visible without the flag.

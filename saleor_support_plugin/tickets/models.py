@@ -209,5 +209,8 @@ class InboundEmail(models.Model):
     message_id = models.CharField(max_length=998, unique=True)
     sender = models.EmailField(max_length=254)
     ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True)
+    # The order email (Notification id) this mail answered, when it opened or
+    # joined that order's ticket: a second reply to the same email joins it too.
+    order_notification_id = models.UUIDField(null=True, blank=True, db_index=True)
     outcome = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -161,8 +161,14 @@ def ticket_create(
     category: str = TicketCategory.OTHER,
     channel: str = TicketChannel.WEB,
     client_ip: str | None = None,
+    proven_order: OrderSnapshot | None = None,
 ) -> Ticket:
-    """Open a ticket for a customer, a guest (about their order) or staff (about an order)."""
+    """Open a ticket for a customer, a guest (about their order) or staff (about an order).
+
+    `order_id` is checked against the requestor here; `proven_order` is an order
+    the caller has already tied to the requestor's address (an emailed reply to
+    our email about it, from that order's customer address).
+    """
     if not settings.tickets_enabled:
         raise error(
             None, "Support tickets are switched off.", SupportErrorCode.FEATURE_DISABLED
@@ -178,7 +184,7 @@ def ticket_create(
     subject = clean_subject(subject)
     if requestor.is_guest and not order_id:
         order_id = requestor.guest_order_id
-    order = _order_of(requestor, order_id)
+    order = proven_order or _order_of(requestor, order_id)
     if requestor.is_staff and order is None:
         raise error(
             "order", "Staff open tickets about an order.", SupportErrorCode.REQUIRED
