@@ -501,6 +501,16 @@ FIELDS: tuple[ConfigField, ...] = (
         _optional_email,
     ),
     ConfigField(
+        "saleor_email_overlap",
+        FieldType.OUTPUT,
+        "",
+        "Saleor's own customer emails",
+        "Read only. The channels where Saleor's User emails plugin also emails customers "
+        "about their orders (confirmation, shipping, cancellation, payment, refund): "
+        "customers there would get two emails for one event.",
+        _text,
+    ),
+    ConfigField(
         "smtp_url",
         FieldType.SECRET,
         "",
@@ -822,6 +832,7 @@ class SupportSettings:
     tickets_enabled: bool = True
     sender_name: str = DEFAULT_SENDER_NAME
     sender_address: str = ""
+    saleor_email_overlap: str = ""
     smtp_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     support_staff_addresses: tuple[str, ...] = ()
     delay_threshold_days: int = 2

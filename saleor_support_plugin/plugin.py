@@ -14,7 +14,7 @@ from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from . import PLUGIN_ID, PLUGIN_NAME
 from .conf import FIELDS, default_configuration, parse_settings, validate_configuration
 from .routing import handle_request
-from .saleor import hooks
+from .saleor import email_overlap, hooks
 
 
 def _config_structure() -> dict[str, dict[str, Any]]:
@@ -55,6 +55,10 @@ class SupportPlugin(BasePlugin):
     ) -> None:
         """Reject bad values with a message keyed by field, as the dashboard shows it."""
         validate_configuration(plugin_configuration.configuration)
+
+    def resolve_plugin_configuration(self, request: Any) -> Any:
+        """Show the dashboard where Saleor's own customer emails overlap this plugin's."""
+        return email_overlap.with_overlap(self.configuration)
 
     def webhook(
         self, request: Any, path: str, previous_value: Any, **kwargs: Any
