@@ -1,23 +1,341 @@
-"""Hook cost on real Saleor orders (run in a Saleor environment, against a populated database).
+r"""Hook cost on a real Saleor: `draftOrderComplete` and `orderFulfill`, plugin active vs inactive.
 
-    DJANGO_SETTINGS_MODULE=saleor.settings DATABASE_URL=... SECRET_KEY=... python -m benchmarks.saleor_hook_cost
+Run with the Saleor virtualenv's python from the repository root, against a
+populated database of its own (never the one the Saleor suite uses):
 
-Calls the plugin's hooks with Saleor's own Order and Fulfillment objects (fresh
-from the database, nothing prefetched), inside a transaction that is rolled
-back, and prints SQL statements and microseconds per call.
+    source /opt/saleor-env.sh
+    DATABASE_URL=postgres://postgres@127.0.0.1:54329/saleor_bench \\
+    DJANGO_SETTINGS_MODULE=saleor.settings $SALEOR_VENV/bin/python -m benchmarks.saleor_hook_cost
+
+Each sample creates a 2-line draft order through Saleor's GraphQL (not timed),
+then times `draftOrderComplete` and `orderFulfill` (both lines, a tracking
+number, `notifyCustomer: false`) through Django's test Client on `/graphql/`
+with a staff JWT. The plugin's global `PluginConfiguration` row is switched
+on/off before each sample in ABBA order (Saleor's plugin manager reads that row
+on every request, so no cache is involved). Then a few more samples per state
+run under `CaptureQueriesContext` to count statements, and the hooks are called
+directly with fresh Saleor objects. The script raises stock in the database it
+runs on and leaves the orders it makes there.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import statistics
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import django
 
+PLUGIN_TABLE_PREFIX = "saleor_support_plugin_"
 
-def main() -> None:
-    django.setup()
+DRAFT_CREATE = """
+mutation($input: DraftOrderCreateInput!) {
+  draftOrderCreate(input: $input) {
+    order { id shippingMethods { id active } lines { id } }
+    errors { field code message }
+  }
+}
+"""
+DRAFT_UPDATE = """
+mutation($id: ID!, $input: DraftOrderInput!) {
+  draftOrderUpdate(id: $id, input: $input) { errors { field code message } }
+}
+"""
+DRAFT_COMPLETE = """
+mutation($id: ID!) {
+  draftOrderComplete(id: $id) { order { id status } errors { field code message } }
+}
+"""
+ORDER_FULFILL = """
+mutation($order: ID!, $input: OrderFulfillInput!) {
+  orderFulfill(order: $order, input: $input) {
+    fulfillments { id trackingNumber }
+    errors { field code message }
+  }
+}
+"""
+ADDRESS = {
+    "firstName": "Bench",
+    "lastName": "Mark",
+    "streetAddress1": "1600 Amphitheatre Pkwy",
+    "city": "MOUNTAIN VIEW",
+    "postalCode": "94043",
+    "country": "US",
+    "countryArea": "CA",
+    "phone": "+16505550100",
+}
+HOOK_NAMES = (
+    "order_created",
+    "order_confirmed",
+    "order_fully_paid",
+    "fulfillment_created",
+    "fulfillment_approved",
+    "tracking_number_updated",
+    "order_fulfilled",
+    "order_cancelled",
+    "order_refunded",
+    "order_fully_refunded",
+    "order_updated",
+)
+
+
+def _environment() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saleor.settings")
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("ALLOWED_CLIENT_HOSTS", "localhost")
+    if not os.environ.get("RSA_PRIVATE_KEY"):
+        # Saleor refuses to start with DEBUG off without a signing key: a throwaway one.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        os.environ["RSA_PRIVATE_KEY"] = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+    # Tasks the hooks enqueue go to a Redis db nothing consumes; purged at the end.
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:56379/9")
+
+
+class Saleor:
+    """Staff GraphQL calls through Django's test Client."""
+
+    def __init__(self) -> None:
+        from django.test import Client
+        from saleor.account.models import User
+        from saleor.core.jwt import create_access_token
+
+        staff = User.objects.filter(is_superuser=True, is_active=True).first()
+        if staff is None:
+            sys.exit(
+                "No superuser: run `python manage.py populatedb --createsuperuser`."
+            )
+        self.client = Client(HTTP_HOST="localhost")
+        self.auth = f"Bearer {create_access_token(staff)}"
+
+    def call(self, query: str, variables: dict[str, Any], field: str) -> dict[str, Any]:
+        response = self.client.post(
+            "/graphql/",
+            json.dumps({"query": query, "variables": variables}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=self.auth,
+        )
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"{field}: {body['errors']}")
+        result = body["data"][field]
+        if result.get("errors"):
+            raise RuntimeError(f"{field}: {result['errors']}")
+        return result
+
+
+def _pick_variants(channel_slug: str) -> list[str]:
+    """Two variants sold in the channel, with plenty of stock in its warehouses."""
+    from graphene import Node
+    from saleor.product.models import ProductVariant
+    from saleor.warehouse.models import Stock
+
+    variants = list(
+        ProductVariant.objects.filter(
+            channel_listings__channel__slug=channel_slug,
+            channel_listings__price_amount__isnull=False,
+            product__channel_listings__channel__slug=channel_slug,
+            product__channel_listings__is_published=True,
+            stocks__warehouse__channels__slug=channel_slug,
+        )
+        .distinct()
+        .order_by("pk")[:2]
+    )
+    if len(variants) < 2:
+        sys.exit("Need two stocked variants in the channel: run populatedb.")
+    Stock.objects.filter(product_variant__in=variants).update(quantity=1_000_000)
+    from saleor.site.models import SiteSettings
+
+    # Fulfil without paying first: marking paid would fire more hooks than the issue measured.
+    SiteSettings.objects.update(
+        fulfillment_allow_unpaid=True, fulfillment_auto_approve=True
+    )
+    return [Node.to_global_id("ProductVariant", v.pk) for v in variants]
+
+
+def _prepare_draft(api: Saleor, channel_id: str, variant_ids: list[str]) -> str:
+    draft = api.call(
+        DRAFT_CREATE,
+        {
+            "input": {
+                "channelId": channel_id,
+                "userEmail": "bench.customer@example.com",
+                "lines": [{"variantId": v, "quantity": 1} for v in variant_ids],
+                "shippingAddress": ADDRESS,
+                "billingAddress": ADDRESS,
+            }
+        },
+        "draftOrderCreate",
+    )["order"]
+    methods = [m["id"] for m in draft["shippingMethods"] if m["active"]]
+    if not methods:
+        sys.exit("No shipping method for the bench address in the channel.")
+    api.call(
+        DRAFT_UPDATE,
+        {"id": draft["id"], "input": {"shippingMethod": methods[0]}},
+        "draftOrderUpdate",
+    )
+    return draft["id"]
+
+
+def _fulfill_input(order_id: str) -> dict[str, Any]:
+    """Both lines from the warehouses their stock is allocated in."""
+    from graphene import Node
+    from saleor.warehouse.models import Allocation
+
+    _, pk = Node.from_global_id(order_id)
+    stocks: dict[int, tuple[Any, int]] = {}
+    for allocation in Allocation.objects.filter(order_line__order_id=pk).select_related(
+        "stock"
+    ):
+        stocks[allocation.order_line_id] = (
+            allocation.stock.warehouse_id,
+            allocation.quantity_allocated,
+        )
+    return {
+        "order": order_id,
+        "input": {
+            "notifyCustomer": False,
+            "trackingNumber": f"TRACK-{pk}",
+            "lines": [
+                {
+                    "orderLineId": Node.to_global_id("OrderLine", line),
+                    "stocks": [
+                        {
+                            "quantity": quantity,
+                            "warehouse": Node.to_global_id("Warehouse", warehouse),
+                        }
+                    ],
+                }
+                for line, (warehouse, quantity) in stocks.items()
+            ],
+        },
+    }
+
+
+def _set_active(active: bool) -> None:
+    from saleor.plugins.models import PluginConfiguration
+
+    from saleor_support_plugin import PLUGIN_ID
+
+    PluginConfiguration.objects.update_or_create(
+        identifier=PLUGIN_ID,
+        channel=None,
+        defaults={"active": active, "name": "Customer Support"},
+    )
+
+
+def _sample(
+    api: Saleor, channel_id: str, variants: list[str], measure: Callable[..., Any]
+) -> dict[str, Any]:
+    """One draft made, then completed and fulfilled, each under `measure`."""
+    draft = _prepare_draft(api, channel_id, variants)
+    complete = measure(api.call, DRAFT_COMPLETE, {"id": draft}, "draftOrderComplete")
+    fulfill = measure(api.call, ORDER_FULFILL, _fulfill_input(draft), "orderFulfill")
+    return {"draftOrderComplete": complete, "orderFulfill": fulfill}
+
+
+def _timed(call: Callable[..., Any], *args: Any) -> float:
+    started = time.perf_counter_ns()
+    call(*args)
+    return (time.perf_counter_ns() - started) / 1e6
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class HookStatements:
+    """Counts the statements run inside each of the plugin's hook methods."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        from saleor_support_plugin.plugin import SupportPlugin
+
+        self.per_call: dict[str, list[int]] = defaultdict(list)
+        self.current: dict[str, int] = defaultdict(int)
+        for name in HOOK_NAMES:
+            original = getattr(SupportPlugin, name)
+
+            def wrapper(
+                plugin: Any,
+                *args: Any,
+                _name: str = name,
+                _hook: Any = original,
+                **kw: Any,
+            ) -> Any:
+                before = len(connection.queries)
+                try:
+                    return _hook(plugin, *args, **kw)
+                finally:
+                    count = len(connection.queries) - before
+                    self.per_call[_name].append(count)
+                    self.current[_name] += 1
+
+            setattr(SupportPlugin, name, wrapper)
+
+
+def _captured(
+    api: Saleor,
+    channel_id: str,
+    variants: list[str],
+    samples: int,
+    hooks: HookStatements,
+) -> dict[bool, dict[str, dict[str, Any]]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    result: dict[bool, dict[str, dict[str, Any]]] = {}
+    for active in (True, False):
+        _set_active(active)
+        totals: dict[str, list[int]] = defaultdict(list)
+        plugin_sql: dict[str, list[int]] = defaultdict(list)
+        fired: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _ in range(samples):
+
+            def measure(call: Callable[..., Any], *args: Any) -> None:
+                hooks.current.clear()
+                with CaptureQueriesContext(connection) as queries:
+                    call(*args)
+                mutation = args[-1]
+                totals[mutation].append(len(queries.captured_queries))
+                plugin_sql[mutation].append(
+                    sum(
+                        PLUGIN_TABLE_PREFIX in q["sql"]
+                        for q in queries.captured_queries
+                    )
+                )
+                for name, calls in hooks.current.items():
+                    fired[mutation][name] += calls
+
+            _sample(api, channel_id, variants, measure)
+        result[active] = {
+            m: {
+                "total": statistics.median(totals[m]),
+                "plugin": statistics.median(plugin_sql[m]),
+                "fired": {k: v / samples for k, v in fired[m].items()},
+            }
+            for m in totals
+        }
+    return result
+
+
+def _direct_hooks(out: Any) -> None:
+    """Call the hooks directly with fresh Saleor objects, rolled back."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from saleor.order.models import Fulfillment, Order
@@ -28,70 +346,125 @@ def main() -> None:
         Order.objects.exclude(status="draft").values_list("pk", flat=True)[:20]
     )
     fulfillments = list(Fulfillment.objects.values_list("pk", flat=True)[:20])
-    if not orders:
-        sys.exit("No orders: run `python manage.py populatedb` first.")
-    rows: list[tuple[str, int, int, int, float, str]] = []
     cases = [
-        (
-            "order_confirmed",
-            hooks.order_confirmed,
-            lambda pk: Order.objects.get(pk=pk),
-            orders,
-        ),
-        (
-            "order_updated",
-            hooks.order_updated,
-            lambda pk: Order.objects.get(pk=pk),
-            orders,
-        ),
-        (
-            "fulfillment_created",
-            hooks.fulfillment_created,
-            lambda pk: Fulfillment.objects.get(pk=pk),
-            fulfillments,
-        ),
+        ("order_confirmed", hooks.order_confirmed, Order, orders),
+        ("order_updated", hooks.order_updated, Order, orders),
+        ("fulfillment_created", hooks.fulfillment_created, Fulfillment, fulfillments),
         (
             "tracking_number_updated",
             hooks.tracking_number_updated,
-            lambda pk: Fulfillment.objects.get(pk=pk),
+            Fulfillment,
             fulfillments,
         ),
     ]
-    for name, hook, load, pks in cases:
-        if not pks:
-            continue
-        timings: list[float] = []
+    out.write(
+        f"\n{'hook called directly':<25}{'calls':>6}{'SQL min':>9}{'SQL max':>9}  statements\n"
+    )
+    for name, hook, model, pks in cases:
         counts: list[int] = []
-        statements: set[str] = set()
+        kinds: set[str] = set()
         for pk in pks:
-            subject = load(pk)
+            subject = model.objects.get(pk=pk)
             with transaction.atomic():
                 with CaptureQueriesContext(connection) as queries:
-                    started = time.perf_counter_ns()
                     hook(subject)
-                    timings.append((time.perf_counter_ns() - started) / 1000)
                 counts.append(len(queries.captured_queries))
-                statements.update(q["sql"].split()[0] for q in queries.captured_queries)
+                kinds.update(q["sql"].split()[0] for q in queries.captured_queries)
                 transaction.set_rollback(True)
-        rows.append(
-            (
-                name,
-                len(pks),
-                min(counts),
-                max(counts),
-                statistics.median(timings),
-                ",".join(sorted(statements)),
+        if counts:
+            out.write(
+                f"{name:<25}{len(pks):>6}{min(counts):>9}{max(counts):>9}  {','.join(sorted(kinds))}\n"
             )
-        )
+    out.write("(SQL includes SAVEPOINT/RELEASE: the hooks run in a savepoint here.)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--samples", type=int, default=40, help="timed samples per state"
+    )
+    parser.add_argument(
+        "--captured", type=int, default=5, help="counted samples per state"
+    )
+    parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--channel", default="default-channel")
+    args = parser.parse_args()
+    _environment()
+    django.setup()
+    from django.conf import settings
+    from graphene import Node
+    from saleor.channel.models import Channel
+
+    if settings.DEBUG:
+        sys.exit("DEBUG must be off.")
+    if "saleor_support_plugin.plugin.SupportPlugin" not in settings.PLUGINS:
+        sys.exit("The plugin is not installed in this Saleor environment.")
+    channel = Channel.objects.get(slug=args.channel)
+    channel_id = Node.to_global_id("Channel", channel.pk)
+    api = Saleor()
+    variants = _pick_variants(args.channel)
     out = sys.stdout
+
+    for i in range(args.warmup):
+        _set_active(i % 2 == 0)
+        _sample(api, channel_id, variants, lambda call, *a: call(*a))
+
+    timings: dict[bool, dict[str, list[float]]] = {
+        True: defaultdict(list),
+        False: defaultdict(list),
+    }
+    for i in range(2 * args.samples):
+        active = i % 4 in (0, 3)  # ABBA
+        _set_active(active)
+        for mutation, ms in _sample(api, channel_id, variants, _timed).items():
+            timings[active][mutation].append(ms)
+
+    hooks = HookStatements()
+    settings.DEBUG = False  # CaptureQueriesContext forces the debug cursor itself
+    counted = _captured(api, channel_id, variants, args.captured, hooks)
+    _set_active(False)
+
     out.write(
-        f"{'hook':<25}{'calls':>6}{'SQL min':>9}{'SQL max':>9}{'median µs':>11}  statements\n"
+        f"Saleor mutations, plugin active vs inactive, {args.samples} interleaved samples each "
+        f"(ABBA), DEBUG off, 2-line orders, channel {args.channel}\n\n"
     )
-    for name, calls, low, high, median, kinds in rows:
-        out.write(f"{name:<25}{calls:>6}{low:>9}{high:>9}{median:>11.0f}  {kinds}\n")
     out.write(
-        "SQL includes SAVEPOINT/RELEASE (hooks run in a savepoint inside a transaction) and one INSERT.\n"
+        f"{'mutation':<20}{'active ms':>10}{'inactive':>10}{'ratio':>7}{'':<14}"
+        f"{'p90 act':>9}{'p90 inact':>10}{'+SQL':>6}{'plugin SQL':>11}\n"
     )
+    for mutation in ("draftOrderComplete", "orderFulfill"):
+        on, off = timings[True][mutation], timings[False][mutation]
+        m_on, m_off = statistics.median(on), statistics.median(off)
+        added = counted[True][mutation]["total"] - counted[False][mutation]["total"]
+        out.write(
+            f"{mutation:<20}{m_on:>10.1f}{m_off:>10.1f}{m_on / m_off:>7.2f}{'  (goal ≤ 1.05)':<14}"
+            f"{_p(on, 0.9):>9.1f}{_p(off, 0.9):>10.1f}{added:>+6.0f}"
+            f"{counted[True][mutation]['plugin']:>11.0f}\n"
+        )
+    out.write(
+        "\n+SQL: median statements per mutation, active minus inactive; plugin SQL: statements "
+        f"touching {PLUGIN_TABLE_PREFIX}* tables (active).\n"
+    )
+    out.write(
+        f"Inactive totals: { {m: v['total'] for m, v in counted[False].items()} }\n"
+    )
+    out.write("\nHooks fired per mutation (active), calls and statements per call:\n")
+    for mutation in ("draftOrderComplete", "orderFulfill"):
+        fired = counted[True][mutation]["fired"]
+        parts = []
+        for name, calls in sorted(fired.items()):
+            per_call = hooks.per_call[name]
+            parts.append(
+                f"{name} ×{calls:g} ({min(per_call)}–{max(per_call)} SQL)"
+                if min(per_call) != max(per_call)
+                else f"{name} ×{calls:g} ({per_call[0]} SQL)"
+            )
+        out.write(f"  {mutation}: {', '.join(parts) or 'none'}\n")
+
+    _direct_hooks(out)
+    from saleor.celeryconf import app
+
+    app.control.purge()
 
 
 if __name__ == "__main__":
