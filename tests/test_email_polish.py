@@ -1,11 +1,16 @@
 """What customers and staff see in our emails: sender, greeting, threading, shipped lines."""
 
-from saleor_support_plugin.conf import FIELDS_BY_NAME
+from graphql_relay import to_global_id
+
+from saleor_support_plugin.conf import FIELDS_BY_NAME, parse_settings
+from saleor_support_plugin.notifications.identity import message_id_domain
 from saleor_support_plugin.notifications.models import Notification, NotificationStatus
 from saleor_support_plugin.saleor import hooks
 from saleor_support_plugin.tickets.models import InboundEmail, Ticket
 
 from .factories import SaleorOrderFactory, SaleorOrderLineFactory, TicketFactory
+from .fixtures.graphql import get_graphql_content
+from .test_order_updates_api import QUERY_ORDER_UPDATES
 from .test_proactive_updates import ship
 from .test_ticket_api import (
     MUTATION_TICKET_CREATE,
@@ -172,9 +177,9 @@ def test_ticket_emails_thread_on_the_ticket_and_the_customers_email(
         )
     # then the reply answers her email, under the ticket's root
     (mail,) = smtp_server.wait_for(1)
-    root = f"<ticket-{ticket.pk}@support.saleor-plugin>"
+    root = f"<ticket-{ticket.pk}@acme.example>"
     row = Notification.objects.get(recipient="dora@example.com")
-    assert header(mail, "Message-ID") == f"<{row.pk}@support.saleor-plugin>"
+    assert header(mail, "Message-ID") == f"<{row.pk}@acme.example>"
     assert header(mail, "In-Reply-To") == "<first@mail.example>"
     assert header(mail, "References") == f"{root} <first@mail.example>"
 
@@ -199,7 +204,7 @@ def test_new_ticket_email_to_staff_refers_to_the_ticket_root(
     # then staff's email starts the ticket's thread
     (mail,) = smtp_server.wait_for(1)
     ticket = Ticket.objects.get(number=created["ticket"]["number"])
-    root = f"<ticket-{ticket.pk}@support.saleor-plugin>"
+    root = f"<ticket-{ticket.pk}@acme.example>"
     assert header(mail, "In-Reply-To") == root
     assert header(mail, "References") == root
 
@@ -230,3 +235,46 @@ def test_shipped_email_lists_only_that_fulfillments_lines(
     assert "- 3 x Wool Socks\n" in second.body("plain").replace("\r\n", "\n")
     assert "Trail Runner" not in second.body("plain").replace("\r\n", "\n")
     assert "<li>3 × Wool Socks</li>" in second.body("html")
+
+
+def test_order_email_message_id_names_the_sender_domain(
+    db, mail_config, smtp_server, on_commit, staff_api_client
+):
+    # given a sender address at acme.example
+    order = SaleorOrderFactory.create(user__email="alice@example.com")
+    # when the order is confirmed
+    on_commit(hooks.order_confirmed, order)
+    # then the Message-ID is <notification uuid@acme.example>, with no thread headers
+    (mail,) = smtp_server.wait_for(1)
+    row = Notification.objects.get(order_id=str(order.pk), channel="email")
+    assert header(mail, "Message-ID") == f"<{row.pk}@acme.example>"
+    assert mail.message["In-Reply-To"] is None
+    assert mail.message["References"] is None
+    # and staff looking the order up see the Message-ID it was sent with
+    updates = get_graphql_content(
+        staff_api_client.post_graphql(
+            QUERY_ORDER_UPDATES, {"order": to_global_id("Order", str(order.pk))}
+        )
+    )["data"]["supportOrderUpdates"]
+    assert [n["messageId"] for n in updates["notifications"]] == [
+        f"<{row.pk}@acme.example>"
+    ]
+
+
+def test_message_id_domain_falls_back_to_the_public_url_then_a_fixed_name(settings):
+    # given a host whose default sender has no real domain
+    settings.DEFAULT_FROM_EMAIL = "webmaster@localhost"
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    # when / then
+    assert message_id_domain(
+        parse_settings({"sender_address": "help@Shop.Example"}, active=True)
+    ) == ("shop.example")
+    assert (
+        message_id_domain(
+            parse_settings({"public_url": "https://www.shop.example/x"}, active=True)
+        )
+        == "www.shop.example"
+    )
+    assert message_id_domain(parse_settings({}, active=True)) == "support.saleor-plugin"
+    settings.PUBLIC_URL = "https://store.example.org"
+    assert message_id_domain(parse_settings({}, active=True)) == "store.example.org"

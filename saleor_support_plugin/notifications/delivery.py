@@ -78,12 +78,15 @@ def send_email(notification: Notification, settings: SupportSettings) -> None:
     kind = NotificationKind(notification.kind)
     context: dict[str, Any] = dict(notification.context)
     stored = context.pop(EMAIL_HEADERS_KEY, None)
-    # Rows written before the headers were stored keep their old Message-ID.
-    headers: dict[str, str] = (
-        {str(name): str(value) for name, value in stored.items()}
-        if isinstance(stored, dict) and stored.get("Message-ID")
-        else {"Message-ID": notification.message_id}
-    )
+    headers = {
+        **(
+            {str(name): str(value) for name, value in stored.items()}
+            if isinstance(stored, dict)
+            else {}
+        ),
+        # Rows written before the headers were stored keep their old Message-ID.
+        "Message-ID": notification.message_id,
+    }
     if kind not in TRANSACTIONAL_KINDS:
         url = unsubscribe_url(notification.recipient, settings)
         if url:

@@ -6,9 +6,12 @@ mutation), never in a Saleor hook.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
+from email.utils import parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
@@ -38,8 +41,32 @@ def sender_address(settings: SupportSettings) -> str:
 
 
 def message_id_domain(settings: SupportSettings) -> str:
-    """Name the domain of our Message-IDs and thread ids."""
+    """Name our Message-IDs' domain: the sender's, else the public URL's host.
+
+    A name without a dot (localhost) or an IP address is no real domain; then
+    the fixed fallback is kept.
+    """
+    address = parseaddr(sender_address(settings) or "")[1]
+    public_url = settings.public_url or getattr(django_settings, "PUBLIC_URL", "") or ""
+    candidates = (
+        address.rpartition("@")[2] if "@" in address else "",
+        urlsplit(public_url).hostname or "",
+    )
+    for candidate in candidates:
+        domain = candidate.strip().lower().rstrip(".")
+        if _is_real_domain(domain):
+            return domain
     return FALLBACK_DOMAIN
+
+
+def _is_real_domain(name: str) -> bool:
+    if "." not in name or len(name) > 253 or not _DOMAIN.match(name):
+        return False
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return True
+    return False
 
 
 def message_id(notification_id: uuid.UUID | str, domain: str) -> str:

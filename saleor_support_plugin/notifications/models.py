@@ -60,7 +60,14 @@ class Notification(models.Model):
 
     @property
     def message_id(self) -> str:
-        """Stable across retries, so a mail system can tell a resend from a new message."""
+        """Stable across retries, so a mail system can tell a resend from a new message.
+
+        Email rows store theirs (with the sender's domain) in the context when
+        written; older rows and webhook rows keep the fixed domain.
+        """
+        headers = (self.context or {}).get("email_headers")
+        if isinstance(headers, dict) and headers.get("Message-ID"):
+            return str(headers["Message-ID"])
         return f"<{self.id}@support.saleor-plugin>"
 
 
