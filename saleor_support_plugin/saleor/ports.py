@@ -22,11 +22,15 @@ def load_settings() -> SupportSettings:
 def shop_name() -> str:
     """Saleor's shop name is the current Site's (SiteSettings belongs to it)."""
     from django.contrib.sites.models import Site
+    from saleor.core.db.connection import allow_writer
 
-    try:
-        return Site.objects.get_current().name or ""
-    except Site.DoesNotExist:
-        return ""
+    # Read where emails are built (tasks and the plugin route): marked as a
+    # deliberate writer read, as Saleor's writer guard expects.
+    with allow_writer():
+        try:
+            return Site.objects.get_current().name or ""
+        except Site.DoesNotExist:
+            return ""
 
 
 def build_ports() -> Ports:

@@ -1,4 +1,4 @@
-"""The dashboard names the channels where Saleor's own User emails plugin also emails customers."""
+"""Dashboard and shop facts read from Saleor: overlapping User emails, the shop name."""
 
 import pytest
 
@@ -72,3 +72,17 @@ def test_overlap_says_none_without_saleors_user_emails(
     )
     item = overlap_value(staff_api_client, permission_manage_plugins)
     assert item["value"].startswith("None")
+
+
+def test_shop_name_is_the_current_sites_name(site_settings):
+    from saleor_support_plugin.saleor.ports import shop_name
+
+    # given Saleor's current site, named by the merchant
+    site = site_settings.site
+    site.name = "Mirumee Outdoor"
+    site.save(update_fields=["name"])
+    from django.contrib.sites.models import SITE_CACHE
+
+    SITE_CACHE.clear()
+    # then emails are signed with it (read under Saleor's writer guard)
+    assert shop_name() == "Mirumee Outdoor"
