@@ -19,6 +19,7 @@ from django.apps import apps
 from django.conf import settings as django_settings
 
 from .conf import SupportSettings
+from .orders.data import OrderData
 
 SALEOR_PORTS = "saleor_support_plugin.saleor.ports:build_ports"
 STANDALONE_PORTS = "saleor_support_plugin.standalone:build_ports"
@@ -34,6 +35,10 @@ class Ports:
     writer: Callable[[], AbstractContextManager[Any]] = nullcontext
     # The shop's name (Saleor: the current Site's name); "" when the host has none.
     shop_name: Callable[[], str] = lambda: ""
+    # The order as it is now, by Saleor's order id, read in the worker from the
+    # primary database (a lagging replica could show the state before the change
+    # that was just reported); None when the host has no such order.
+    read_order: Callable[[str], OrderData | None] = lambda order_id: None
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -59,3 +64,7 @@ def writer() -> AbstractContextManager[Any]:
 
 def shop_name() -> str:
     return get_ports().shop_name()
+
+
+def read_current_order(order_id: str) -> OrderData | None:
+    return get_ports().read_order(order_id)

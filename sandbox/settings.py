@@ -81,6 +81,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@sandbox.examp
 
 # The shop's name (in Saleor: the current Site's name); emails use it when
 # sender_name is left at its default.
+# The worker reads orders "as they are now" from the sandbox's own order tables.
+SUPPORT_PLUGIN_PORTS = "sandbox.ports:build_ports"
 SUPPORT_SHOP_NAME = os.environ.get("SUPPORT_SHOP_NAME", "Sandbox Store")
 
 # What Saleor keeps in its PluginConfiguration row; see saleor_support_plugin.standalone.

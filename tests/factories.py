@@ -1,6 +1,8 @@
-"""factory-boy factories for Saleor-shaped inputs (see sandbox/saleor_shapes.py).
+"""factory-boy factories: the sandbox's Saleor-shaped orders (sandbox/order) and the plugin's models.
 
-Factories for the plugin's own models live beside them as tests need them.
+Orders are rows, as Saleor's are: the plugin's worker reads the order as it is
+now, so a test changes an order the way Saleor's mutations do
+(`sandbox.order.actions`) and then calls the hooks.
 """
 
 from __future__ import annotations
@@ -11,45 +13,50 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import factory
+from django.contrib.auth import get_user_model
 
-from sandbox.saleor_shapes import (
-    RelatedList,
-    SaleorChannel,
-    SaleorOrder,
-    SaleorOrderLine,
-    SaleorTransactionItem,
-    SaleorUser,
+from sandbox.order.actions import (
+    approve,
     fulfill,
     refund,
     return_items,
+    set_status,
+    update_tracking,
 )
+from sandbox.order.models import Order, OrderLine, TransactionItem
 
 __all__ = [
     "SaleorOrderFactory",
     "SaleorOrderLineFactory",
     "SaleorUserFactory",
+    "approve",
     "fulfill",
     "refund",
     "return_items",
+    "set_status",
+    "update_tracking",
 ]
 
 _order_numbers = itertools.count(1000)
 
 
-class SaleorUserFactory(factory.Factory[SaleorUser]):
+class SaleorUserFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = SaleorUser
+        model = get_user_model()
+        django_get_or_create = ("username",)
 
-    pk = factory.Sequence(lambda n: n + 1)
+    username = factory.LazyAttribute(lambda u: u.email)
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     first_name = "Alice"
 
 
-class SaleorOrderLineFactory(factory.Factory[SaleorOrderLine]):
-    class Meta:
-        model = SaleorOrderLine
+class SaleorOrderLineFactory(factory.Factory):
+    """An unsaved line: the order factory saves it with its order."""
 
-    pk = factory.LazyFunction(uuid.uuid4)
+    class Meta:
+        model = OrderLine
+
+    id = factory.LazyFunction(uuid.uuid4)
     variant_id = factory.Sequence(lambda n: n + 100)
     product_name = "Trail Runner"
     variant_name = "42 / Blue"
@@ -63,15 +70,14 @@ class SaleorOrderLineFactory(factory.Factory[SaleorOrderLine]):
     )
 
 
-class SaleorOrderFactory(factory.Factory[SaleorOrder]):
-    """An order with `lines` (default: one) and no fulfillments."""
+class SaleorOrderFactory(factory.django.DjangoModelFactory):
+    """An order with `lines` (default: one), a payment transaction and no fulfillments."""
 
     class Meta:
-        model = SaleorOrder
+        model = Order
 
-    pk = factory.LazyFunction(uuid.uuid4)
+    id = factory.LazyFunction(uuid.uuid4)
     number = factory.LazyFunction(lambda: next(_order_numbers))
-    channel = factory.LazyFunction(SaleorChannel)
     status = "unfulfilled"
     created_at = factory.LazyFunction(lambda: datetime.now(UTC))
     user = factory.SubFactory(SaleorUserFactory)
@@ -84,14 +90,15 @@ class SaleorOrderFactory(factory.Factory[SaleorOrder]):
 
     @factory.post_generation
     def lines(self, create, extracted, **kwargs):
-        self.lines = RelatedList(
+        lines = (
             extracted
             if extracted is not None
-            else [SaleorOrderLineFactory(currency=self.currency)]
+            else [SaleorOrderLineFactory.build(currency=self.currency)]
         )
-        self.fulfillments = RelatedList()
-        self.payment_transactions = RelatedList([SaleorTransactionItem()])
-        self.payments = RelatedList()
+        for line in lines:
+            line.order = self
+            line.save()
+        TransactionItem.objects.create(order=self)
 
 
 # --- the plugin's own models

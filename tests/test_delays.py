@@ -110,7 +110,7 @@ def test_shipped_or_cancelled_orders_are_not_delayed(db, delay_config, on_commit
         on_commit(hooks.order_created, shipped)
         on_commit(hooks.order_created, cancelled)
         fulfill(shipped)  # no tracking number: nothing for the silence check
-        on_commit(hooks.fulfillment_created, shipped.fulfillments[0])
+        on_commit(hooks.fulfillment_created, shipped.fulfillments.first())
     later = FRIDAY_AFTERNOON + timedelta(days=10)
     with time_machine.travel(later, tick=False):
         on_commit(lambda: detect_delays(now=later, settings=delay_config()))

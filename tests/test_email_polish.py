@@ -219,11 +219,11 @@ def test_shipped_email_lists_only_that_fulfillments_lines(
     )
     on_commit(hooks.order_confirmed, order)
     ship(order, on_commit, tracking="1Z001")
-    order.lines.append(
-        SaleorOrderLineFactory.create(
-            product_name="Wool Socks", variant_name="", quantity=3
-        )
+    socks = SaleorOrderLineFactory.build(
+        product_name="Wool Socks", variant_name="", quantity=3
     )
+    socks.order = order
+    socks.save()
     # when the second parcel ships
     ship(order, on_commit, tracking="1Z002")
     # then each shipped email lists its own parcel's lines

@@ -99,8 +99,11 @@ def test_sweeper_processes_events_whose_task_was_lost(
     db, mail_config, smtp_server, django_capture_on_commit_callbacks
 ):
     # given an event recorded while the broker was unreachable (its on-commit enqueue was lost)
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
         hooks.order_confirmed(SaleorOrderFactory.create())
+    (record,) = after_commit  # the hook's INSERT waits for Saleor's commit
+    with django_capture_on_commit_callbacks(execute=False):
+        record()  # recorded; the enqueue it schedules is dropped
     assert OrderEvent.objects.get().processed_at is None
     # when the sweeper runs later
     with (

@@ -1,9 +1,13 @@
 from decimal import Decimal
 
+import pytest
+
 from saleor_support_plugin.orders.data import FulfillmentLineData
 from saleor_support_plugin.saleor.readers import read_fulfillment, read_order
 
 from .factories import SaleorOrderFactory, SaleorOrderLineFactory, fulfill
+
+pytestmark = pytest.mark.django_db
 
 
 def test_read_order_copies_what_support_needs():
@@ -57,7 +61,7 @@ def test_read_fulfillment_lists_its_lines():
     fulfillment = fulfill(order)
     data = read_fulfillment(fulfillment)
     assert data.lines == (
-        FulfillmentLineData(line_id=str(order.lines[0].pk), quantity=3),
+        FulfillmentLineData(line_id=str(order.lines.first().pk), quantity=3),
     )
     assert data.order_id == str(order.pk)
     assert data.status == "fulfilled"

@@ -102,7 +102,9 @@ def create_notifications(
                 (NotificationChannel.WEBHOOK, settings.outgoing_webhook_url)
             )
         for channel, recipient in channels:
-            reason = _suppression(plan.kind, channel, recipient, settings)
+            reason = getattr(plan, "suppressed", "") or _suppression(
+                plan.kind, channel, recipient, settings
+            )
             if not reason and opted_out and plan.kind not in TRANSACTIONAL_KINDS:
                 reason = "the customer unsubscribed from shipping updates"
             row_id = uuid.uuid4()

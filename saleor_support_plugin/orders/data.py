@@ -59,6 +59,9 @@ class OrderData:
     total_gross: Decimal
     total_refunded: Decimal = Decimal(0)
     customer_first_name: str = ""
+    # When money was last refunded, and when the order last changed (None when unknown).
+    refunded_at: datetime | None = None
+    updated_at: datetime | None = None
     lines: tuple[OrderLineData, ...] = ()
     fulfillments: tuple[FulfillmentData, ...] = field(default=())
 
@@ -93,6 +96,10 @@ def fulfillment_from_payload(data: dict[str, Any]) -> FulfillmentData:
     )
 
 
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def order_from_payload(data: dict[str, Any]) -> OrderData:
     return OrderData(
         **{
@@ -100,6 +107,8 @@ def order_from_payload(data: dict[str, Any]) -> OrderData:
             "created_at": datetime.fromisoformat(data["created_at"]),
             "total_gross": Decimal(data["total_gross"]),
             "total_refunded": Decimal(data["total_refunded"]),
+            "refunded_at": _time(data.get("refunded_at")),
+            "updated_at": _time(data.get("updated_at")),
             "lines": tuple(_line_from(line) for line in data["lines"]),
             "fulfillments": tuple(
                 fulfillment_from_payload(f) for f in data["fulfillments"]

@@ -1,47 +1,49 @@
-"""Order events: recorded cheaply where they happen, processed once in a task.
+"""Order events: recorded cheaply where they happen, processed in a task.
 
-`record_event` is what a Saleor hook or a webhook calls: one INSERT that is a
-no-op when the idempotency key exists, and processing enqueued on commit.
-`process_event` runs in Celery: in one transaction it upserts the order
-snapshot, decides which customer updates the event means and writes them to
-the outbox, then marks the event processed.
+`record_change` is what a Saleor hook calls: one INSERT naming the order that
+changed, nothing read. `record_event` is the same for webhooks and the delay
+check. In Celery, `process_event` hands a hook's event to the reconciler
+(`orders.reconcile`), which decides from the order as it is now; carrier news
+and delays are facts of their own and are decided per event, under the same
+per-order lock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from django.db import (
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    connection,
-    transaction,
-)
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from ..conf import SupportSettings
 from ..core.background import in_background
 from ..notifications.kinds import NotificationKind
-from .data import FulfillmentData, OrderData, order_from_payload, to_payload
 from .models import (
     FulfillmentSnapshot,
     OrderEvent,
     OrderEventSource,
     OrderEventType,
-    OrderLineSnapshot,
     OrderSnapshot,
 )
+from .reconcile import (
+    FULFILLED,
+    HOOK_EVENT_TYPES,
+    RETURN_STATUSES,
+    NotificationPlan,
+    lock_order,
+    reconcile_order,
+)
+
+__all__ = ["FULFILLED", "RETURN_STATUSES", "NotificationPlan"]
 
 logger = logging.getLogger(__name__)
 
-FULFILLED = "fulfilled"
-RETURN_STATUSES = frozenset({"returned", "refunded_and_returned", "replaced"})
 UNSHIPPED_ORDER_STATUSES = frozenset({"unconfirmed", "unfulfilled"})
 CARRIER_STATUSES = frozenset(
     {
@@ -56,9 +58,6 @@ CARRIER_STATUSES = frozenset(
 CARRIER_PROBLEM_STATUSES = frozenset(
     {"exception", "failed_attempt", "returned_to_sender"}
 )
-# A return older than this, seen for the first time (e.g. the plugin was installed
-# after it happened), is history, not news.
-RETURN_NEWS_WINDOW = timedelta(days=2)
 # A carrier event may arrive before the shipment's hook was processed; it waits
 # this long for the tracking number to appear before it is given up on.
 UNMATCHED_CARRIER_EVENT_WAIT = timedelta(hours=1)
@@ -75,25 +74,44 @@ def fulfillment_key(fulfillment_id: str, what: str) -> str:
     return f"fulfillment:{fulfillment_id}:{what}"
 
 
-def tracking_event_key(fulfillment_id: str, tracking_number: str) -> str:
-    """Name a tracking change by how many changes preceded it, so A → B → A is news three times.
-
-    The key is the one the change got when it was first recorded: the count of
-    changes before it. A repeat of the hook, before or after processing, gets
-    the same key and is a no-op.
-    """
-    known = (
-        FulfillmentSnapshot.objects.filter(fulfillment_id=fulfillment_id)
-        .values_list("tracking_changes", "tracking_number")
-        .first()
-    )
-    changes, current = known or (0, "")
-    if current == tracking_number and changes > 0:
-        changes -= 1  # this is the change already recorded, repeated
-    return fulfillment_key(fulfillment_id, f"tracking:{changes}:{tracking_number}")
+def change_key() -> str:
+    """Name a change that has no name of its own (a state, not a one-off fact)."""
+    return f"change:{uuid.uuid4()}"
 
 
 # --- hook path
+
+
+def record_change(
+    *,
+    type: OrderEventType,
+    order_id: str,
+    key: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Note that an order changed: one INSERT, nothing read.
+
+    Inside a transaction the INSERT waits for its commit: it then never runs in
+    (or can abort) the merchant's transaction, and it is not recorded for a
+    change that was rolled back. `detail` holds attributes already on the
+    hook's object (ids, tracking number), for the event log only: decisions
+    read the order as it is when the event is processed.
+    """
+
+    def insert() -> None:
+        try:
+            record_event(
+                type=type, key=key or change_key(), order_id=order_id, extra=detail
+            )
+        except Exception:
+            logger.exception(
+                "Support plugin could not record %s of order %s.", type.value, order_id
+            )
+
+    if connection.in_atomic_block:
+        transaction.on_commit(insert, robust=True)
+    else:
+        insert()
 
 
 def record_event(
@@ -101,8 +119,6 @@ def record_event(
     type: OrderEventType,
     key: str,
     source: OrderEventSource = OrderEventSource.HOOK,
-    order: OrderData | None = None,
-    fulfillment: FulfillmentData | None = None,
     extra: dict[str, Any] | None = None,
     order_id: str | None = None,
     occurred_at: datetime | None = None,
@@ -113,11 +129,6 @@ def record_event(
     transaction commits (at once when there is none, as when Saleor calls hooks
     after its commit), and published to the broker off the calling thread.
     """
-    payload = {
-        "order": to_payload(order) if order is not None else None,
-        "fulfillment": to_payload(fulfillment) if fulfillment is not None else None,
-        "extra": extra or {},
-    }
     now = timezone.now()
     table = OrderEvent._meta.db_table
     with connection.cursor() as cursor:
@@ -131,8 +142,8 @@ def record_event(
                 key,
                 type.value,
                 source.value,
-                order_id or (order.order_id if order else None),
-                _json(payload),
+                order_id,
+                json.dumps({"extra": extra or {}}, separators=(",", ":")),
                 occurred_at or now,
                 now,
             ],
@@ -141,12 +152,6 @@ def record_event(
     if inserted:
         transaction.on_commit(lambda: in_background(enqueue_processing, key))
     return inserted
-
-
-def _json(payload: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(payload, separators=(",", ":"))
 
 
 def enqueue_processing(key: str) -> None:
@@ -164,26 +169,6 @@ def enqueue_processing(key: str) -> None:
 
 
 # --- task path
-
-
-@dataclass(frozen=True)
-class NotificationPlan:
-    """A customer update an event means: `key` names the fact, so it is sent once."""
-
-    kind: NotificationKind
-    key: str
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class PreviousState:
-    """What the plugin knew about the order before this event."""
-
-    known: bool
-    total_refunded: Decimal = Decimal(0)
-    fulfillments: dict[str, tuple[str, str]] = field(
-        default_factory=dict
-    )  # id -> (status, tracking)
 
 
 @dataclass
@@ -224,6 +209,23 @@ def process_event(key: str, *, settings: SupportSettings) -> list[Any]:
 
 
 def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
+    event = (
+        OrderEvent.objects.filter(idempotency_key=key)
+        .only("type", "order_id", "processed_at")
+        .first()
+    )
+    if event is None or event.processed_at is not None:
+        return []
+    if OrderEventType(event.type) in HOOK_EVENT_TYPES:
+        if not event.order_id:
+            raise ValueError("a hook event without an order id")
+        # Processes every pending hook event of the order, this one included.
+        return reconcile_order(event.order_id, settings=settings).notifications
+    return _process_fact(key, settings=settings)
+
+
+def _process_fact(key: str, *, settings: SupportSettings) -> list[Any]:
+    """Process a carrier event or a delay: a fact of its own, announced once by its key."""
     from ..notifications.services import create_notifications
 
     with transaction.atomic():
@@ -232,7 +234,7 @@ def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
         )
         if event is None or event.processed_at is not None:
             return []
-        result = EVENT_HANDLERS[OrderEventType(event.type)](event, settings)
+        result = FACT_HANDLERS[OrderEventType(event.type)](event, settings)
         if not result.done:
             event.outcome = result.outcome
             event.save(update_fields=["outcome"])
@@ -243,8 +245,14 @@ def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
                 result.plans, event=event, snapshot=result.snapshot, settings=settings
             )
         event.processed_at = timezone.now()
-        event.outcome = result.outcome
+        event.outcome = result.outcome or (
+            "; ".join(f"{plan.kind.value} queued" for plan in result.plans)
+            if notifications
+            else result.outcome
+        )
         event.save(update_fields=["processed_at", "outcome"])
+    if result.outcome:
+        logger.info("Order event %s: %s", key, result.outcome)
     return notifications
 
 
@@ -301,267 +309,22 @@ def _lock_snapshot(order_id: str) -> OrderSnapshot | None:
     return OrderSnapshot.objects.select_for_update().filter(order_id=order_id).first()
 
 
-def upsert_snapshot(
-    order: OrderData, observed_at: datetime
-) -> tuple[OrderSnapshot, PreviousState]:
-    """Store the order as of `observed_at`, never replacing newer state with older."""
-    snapshot = _lock_snapshot(order.order_id)
-    if snapshot is None:
-        try:
-            with transaction.atomic():
-                snapshot = OrderSnapshot.objects.create(
-                    **_order_fields(order), observed_at=observed_at
-                )
-        except IntegrityError:
-            # Another worker created it first; take its row, locked.
-            snapshot = _lock_snapshot(order.order_id)
-            assert snapshot is not None
-        else:
-            _upsert_children(snapshot, order, observed_at)
-            return snapshot, PreviousState(known=False)
-    previous = PreviousState(
-        known=True,
-        total_refunded=snapshot.total_refunded,
-        fulfillments={
-            f.fulfillment_id: (f.status, f.tracking_number)
-            for f in snapshot.fulfillments.all()
-        },
-    )
-    if observed_at >= snapshot.observed_at:
-        for name, value in _order_fields(order).items():
-            setattr(snapshot, name, value)
-        snapshot.observed_at = observed_at
-        snapshot.save()
-        _upsert_children(snapshot, order, observed_at)
-    return snapshot, previous
-
-
-def _order_fields(order: OrderData) -> dict[str, Any]:
-    return {
-        "order_id": order.order_id,
-        "number": order.number,
-        "channel_slug": order.channel_slug,
-        "status": order.status,
-        "placed_at": order.created_at,
-        "customer_email": order.customer_email,
-        "customer_first_name": order.customer_first_name,
-        "user_id": order.user_id,
-        "language_code": order.language_code,
-        "currency": order.currency,
-        "total_gross": order.total_gross,
-        "total_refunded": order.total_refunded,
-    }
-
-
-def _upsert_children(
-    snapshot: OrderSnapshot, order: OrderData, observed_at: datetime
-) -> None:
-    OrderLineSnapshot.objects.bulk_create(
-        [
-            OrderLineSnapshot(
-                order=snapshot,
-                line_id=line.line_id,
-                variant_id=line.variant_id,
-                sku=line.sku,
-                product_name=line.product_name,
-                variant_name=line.variant_name,
-                quantity=line.quantity,
-                quantity_fulfilled=line.quantity_fulfilled,
-                currency=line.currency,
-                unit_price_gross=line.unit_price_gross,
-                undiscounted_unit_price_gross=line.undiscounted_unit_price_gross,
-            )
-            for line in order.lines
-        ],
-        update_conflicts=True,
-        unique_fields=["line_id"],
-        update_fields=[
-            "variant_id",
-            "sku",
-            "product_name",
-            "variant_name",
-            "quantity",
-            "quantity_fulfilled",
-        ],
-    )
-    for fulfillment in order.fulfillments:
-        upsert_fulfillment(snapshot, fulfillment, observed_at)
-
-
-def upsert_fulfillment(
-    snapshot: OrderSnapshot, fulfillment: FulfillmentData, observed_at: datetime
-) -> FulfillmentSnapshot:
-    lines = [
-        {"line_id": line.line_id, "quantity": line.quantity}
-        for line in fulfillment.lines
-    ]
-    row, created = FulfillmentSnapshot.objects.get_or_create(
-        fulfillment_id=fulfillment.fulfillment_id,
-        defaults={
-            "order": snapshot,
-            "composed_id": fulfillment.composed_id,
-            "status": fulfillment.status,
-            "tracking_number": fulfillment.tracking_number,
-            "created_at": fulfillment.created_at,
-            "lines": lines,
-            "last_activity_at": fulfillment.created_at,
-        },
-    )
-    if not created:
-        changed = (
-            row.status != fulfillment.status
-            or row.tracking_number != fulfillment.tracking_number
-        )
-        if row.tracking_number != fulfillment.tracking_number:
-            row.last_activity_at = max(row.last_activity_at, observed_at)
-            row.tracking_changes += 1
-        row.status = fulfillment.status
-        row.tracking_number = fulfillment.tracking_number
-        row.composed_id = fulfillment.composed_id
-        row.lines = lines
-        if changed or row.lines != lines:
-            row.save()
-    return row
-
-
-# --- what each event means
-
-
-def _order_event(
-    planner: Callable[
-        [OrderEvent, OrderData, OrderSnapshot, PreviousState, SupportSettings],
-        list[NotificationPlan],
-    ],
-) -> Callable[[OrderEvent, SupportSettings], Processed]:
-    def handle(event: OrderEvent, settings: SupportSettings) -> Processed:
-        order = order_from_payload(event.payload["order"])
-        snapshot, previous = upsert_snapshot(order, event.occurred_at)
-        return Processed(
-            event, snapshot, planner(event, order, snapshot, previous, settings)
-        )
-
-    return handle
-
-
-def _nothing(event, order, snapshot, previous, settings) -> list[NotificationPlan]:
-    return []
-
-
-def _confirmed(event, order, snapshot, previous, settings) -> list[NotificationPlan]:
-    return [NotificationPlan(NotificationKind.CONFIRMED, f"confirmed:{order.order_id}")]
-
-
-def _cancelled(event, order, snapshot, previous, settings) -> list[NotificationPlan]:
-    return [NotificationPlan(NotificationKind.CANCELLED, f"cancelled:{order.order_id}")]
-
-
-def _shipped_plan(fulfillment: FulfillmentData) -> NotificationPlan:
-    return NotificationPlan(
-        NotificationKind.SHIPPED,
-        f"shipped:{fulfillment.fulfillment_id}",
-        {"fulfillment_id": fulfillment.fulfillment_id},
-    )
-
-
-def _fulfillment_created(
-    event, order, snapshot, previous, settings
-) -> list[NotificationPlan]:
-    fulfillment = order.fulfillment(event.payload["extra"]["fulfillment_id"])
-    if fulfillment is None or fulfillment.status != FULFILLED:
-        return []  # waiting for approval, or already returned: not news of a shipment
-    return [_shipped_plan(fulfillment)]
-
-
-def _tracking_updated(
-    event, order, snapshot, previous, settings
-) -> list[NotificationPlan]:
-    from ..notifications.models import Notification
-
-    fulfillment = order.fulfillment(event.payload["extra"]["fulfillment_id"])
-    if (
-        fulfillment is None
-        or fulfillment.status != FULFILLED
-        or not fulfillment.tracking_number
-    ):
-        return []
-    shipped_key = f"shipped:{fulfillment.fulfillment_id}"
-    # orderFulfill with a tracking number calls this hook before fulfillment_created:
-    # the first news of a shipment is "shipped", whichever hook brings it.
-    if not Notification.objects.filter(
-        dedupe_key__startswith=f"{shipped_key}:"
-    ).exists():
-        return [_shipped_plan(fulfillment)]
-    _, previous_tracking = previous.fulfillments.get(
-        fulfillment.fulfillment_id, ("", "")
-    )
-    if previous_tracking == fulfillment.tracking_number:
-        return []
-    row = FulfillmentSnapshot.objects.get(fulfillment_id=fulfillment.fulfillment_id)
-    return [
-        NotificationPlan(
-            NotificationKind.TRACKING_UPDATED,
-            f"tracking:{fulfillment.fulfillment_id}:{row.tracking_changes}",
-            {"fulfillment_id": fulfillment.fulfillment_id},
-        )
-    ]
-
-
-def _refunded(event, order, snapshot, previous, settings) -> list[NotificationPlan]:
-    refunded_now = order.total_refunded - (
-        previous.total_refunded if previous.known else Decimal(0)
-    )
-    if refunded_now <= 0:
-        return []
-    return [
-        NotificationPlan(
-            NotificationKind.REFUND_ISSUED,
-            f"refund:{order.order_id}:{order.total_refunded}",
-            {
-                "refund_amount": str(refunded_now),
-                "refund_total": str(order.total_refunded),
-            },
-        )
-    ]
-
-
-def _updated(event, order, snapshot, previous, settings) -> list[NotificationPlan]:
-    """Detect returns: fulfillments newly in a returned/replaced status, each reported once."""
-    plans = []
-    for fulfillment in order.fulfillments:
-        if fulfillment.status not in RETURN_STATUSES:
-            continue
-        known_status, _ = previous.fulfillments.get(
-            fulfillment.fulfillment_id, ("", "")
-        )
-        if known_status == fulfillment.status:
-            continue
-        if (
-            not previous.known
-            and event.occurred_at - fulfillment.created_at > RETURN_NEWS_WINDOW
-        ):
-            continue
-        plans.append(
-            NotificationPlan(
-                NotificationKind.RETURN_RECEIVED,
-                f"return:{fulfillment.fulfillment_id}",
-                {
-                    "fulfillment_id": fulfillment.fulfillment_id,
-                    "return_status": fulfillment.status,
-                },
-            )
-        )
-    return plans
-
-
 def _carrier(event: OrderEvent, settings: SupportSettings) -> Processed:
     data = event.payload["extra"]
-    row = (
-        FulfillmentSnapshot.objects.select_for_update()
-        .filter(tracking_number=data["tracking_number"])
-        .select_related("order")
-        .order_by("-created_at")
-        .first()
-    )
+    shipments = FulfillmentSnapshot.objects.filter(
+        tracking_number=data["tracking_number"]
+    ).order_by("-created_at")
+    found = shipments.values_list("pk", "order__order_id").first()
+    row = None
+    if found is not None:
+        # The order's lock first, as the reconciler takes it, then the row.
+        lock_order(found[1])
+        row = (
+            FulfillmentSnapshot.objects.select_for_update()
+            .select_related("order")
+            .filter(pk=found[0])
+            .first()
+        )
     if row is None:
         if timezone.now() - event.created_at < UNMATCHED_CARRIER_EVENT_WAIT:
             return Processed(
@@ -630,6 +393,7 @@ def _carrier(event: OrderEvent, settings: SupportSettings) -> Processed:
 
 
 def _delay_unshipped(event: OrderEvent, settings: SupportSettings) -> Processed:
+    lock_order(event.order_id or "")
     snapshot = _lock_snapshot(event.order_id or "")
     if snapshot is None or snapshot.status not in UNSHIPPED_ORDER_STATUSES:
         return Processed(event, snapshot, [], outcome="shipped or cancelled meanwhile")
@@ -648,6 +412,7 @@ def _delay_unshipped(event: OrderEvent, settings: SupportSettings) -> Processed:
 
 def _delay_tracking_silent(event: OrderEvent, settings: SupportSettings) -> Processed:
     fulfillment_id = event.payload["extra"]["fulfillment_id"]
+    lock_order(event.order_id or "")
     row = (
         FulfillmentSnapshot.objects.select_related("order")
         .filter(fulfillment_id=fulfillment_id)
@@ -667,18 +432,9 @@ def _delay_tracking_silent(event: OrderEvent, settings: SupportSettings) -> Proc
     )
 
 
-EVENT_HANDLERS: dict[
+FACT_HANDLERS: dict[
     OrderEventType, Callable[[OrderEvent, SupportSettings], Processed]
 ] = {
-    OrderEventType.PLACED: _order_event(_nothing),
-    OrderEventType.CONFIRMED: _order_event(_confirmed),
-    OrderEventType.FULLY_PAID: _order_event(_nothing),
-    OrderEventType.FULFILLMENT_CREATED: _order_event(_fulfillment_created),
-    OrderEventType.TRACKING_UPDATED: _order_event(_tracking_updated),
-    OrderEventType.FULFILLED: _order_event(_nothing),
-    OrderEventType.CANCELLED: _order_event(_cancelled),
-    OrderEventType.REFUNDED: _order_event(_refunded),
-    OrderEventType.UPDATED: _order_event(_updated),
     OrderEventType.CARRIER: _carrier,
     OrderEventType.DELAY_UNSHIPPED: _delay_unshipped,
     OrderEventType.DELAY_TRACKING_SILENT: _delay_tracking_silent,

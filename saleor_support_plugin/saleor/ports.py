@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from saleor.plugins.models import PluginConfiguration
 
 from .. import PLUGIN_ID
 from ..conf import SupportSettings, parse_settings
+from ..orders.data import OrderData
 from ..ports import Ports
+from . import readers
 
 
 def load_settings() -> SupportSettings:
@@ -33,7 +38,39 @@ def shop_name() -> str:
             return ""
 
 
+def read_order(order_id: str) -> OrderData | None:
+    """Read the order as it is now, from the writer, in a fixed number of queries."""
+    from saleor.core.db.connection import allow_writer
+    from saleor.order.models import Order
+
+    try:
+        uuid.UUID(order_id)
+    except ValueError:
+        return None
+    with allow_writer():
+        order = (
+            Order.objects.using(
+                getattr(settings, "DATABASE_CONNECTION_DEFAULT_NAME", "default")
+            )
+            .select_related("channel", "user", "billing_address")
+            .prefetch_related(
+                "lines",
+                "fulfillments__lines",
+                "payment_transactions",
+                "payments__transactions",
+            )
+            .filter(pk=order_id)
+            .first()
+        )
+        return readers.read_order(order) if order is not None else None
+
+
 def build_ports() -> Ports:
     from saleor.core.db.connection import allow_writer
 
-    return Ports(load_settings=load_settings, writer=allow_writer, shop_name=shop_name)
+    return Ports(
+        load_settings=load_settings,
+        writer=allow_writer,
+        shop_name=shop_name,
+        read_order=read_order,
+    )

@@ -7,6 +7,7 @@ feed them Saleor-shaped factory objects.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +54,22 @@ def read_fulfillment(fulfillment: Any, *, order_number: Any = None) -> Fulfillme
     )
 
 
+def read_refunded_at(order: Any) -> datetime | None:
+    """When money was last returned: the latest refunding transaction's change."""
+    times = [
+        t.modified_at
+        for t in order.payment_transactions.all()
+        if _decimal(t.refunded_value) > 0 and getattr(t, "modified_at", None)
+    ]
+    for payment in order.payments.all():
+        times += [
+            t.created_at
+            for t in payment.transactions.all()
+            if t.kind == "refund" and t.is_success
+        ]
+    return max(times, default=None)
+
+
 def read_refunded_amount(order: Any) -> Decimal:
     """Money returned to the customer so far: transactions, plus legacy payments' refunds."""
     total = sum(
@@ -93,6 +110,8 @@ def read_order(order: Any) -> OrderData:
         currency=order.currency,
         total_gross=_decimal(order.total_gross_amount),
         total_refunded=read_refunded_amount(order),
+        refunded_at=read_refunded_at(order),
+        updated_at=getattr(order, "updated_at", None),
         customer_first_name=_first_name(order),
         lines=tuple(read_line(line) for line in order.lines.all()),
         fulfillments=tuple(
