@@ -11,6 +11,7 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -75,6 +76,7 @@ class SaleorOrderFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Order
+        skip_postgeneration_save = True  # the lines hook saves what it adds
 
     id = factory.LazyFunction(uuid.uuid4)
     number = factory.LazyFunction(lambda: next(_order_numbers))
@@ -89,16 +91,16 @@ class SaleorOrderFactory(factory.django.DjangoModelFactory):
     total_gross_amount = Decimal("59.90")
 
     @factory.post_generation
-    def lines(self, create, extracted, **kwargs):
+    def lines(order: Any, create, extracted, **kwargs):  # noqa: N805 (the built Order)
         lines = (
             extracted
             if extracted is not None
-            else [SaleorOrderLineFactory.build(currency=self.currency)]
+            else [SaleorOrderLineFactory.build(currency=order.currency)]
         )
         for line in lines:
-            line.order = self
+            line.order = order
             line.save()
-        TransactionItem.objects.create(order=self)
+        TransactionItem.objects.create(order=order)
 
 
 # --- the plugin's own models

@@ -403,3 +403,53 @@ def test_repeated_tracking_hooks_announce_each_number_once(
         "tracking_updated queued",
         "nothing new: the customer was already told the order's current state",
     ]
+
+
+def test_each_hook_runs_one_insert_and_reads_nothing(
+    db, support_config, request, django_capture_on_commit_callbacks
+):
+    # given an order and a shipment loaded fresh, as Saleor hands them to hooks
+    from celery import current_app
+
+    from sandbox.order.models import Fulfillment, Order
+
+    created = SaleorOrderFactory.create()
+    fulfill(created, tracking_number="Q-1")
+    order = Order.objects.get(pk=created.pk)
+    fulfillment = Fulfillment.objects.get(order=created)
+    # Publishing goes to the background thread (its own connection), as in production.
+    eager = current_app.conf.task_always_eager
+    current_app.conf.update(CELERY_TASK_ALWAYS_EAGER=False)
+    request.addfinalizer(
+        lambda: current_app.conf.update(CELERY_TASK_ALWAYS_EAGER=eager)
+    )
+    calls = [
+        (hooks.order_created, order),
+        (hooks.order_confirmed, order),
+        (hooks.order_fully_paid, order),
+        (hooks.order_fulfilled, order),
+        (hooks.order_cancelled, order),
+        (hooks.order_refunded, order),
+        (hooks.order_updated, order),
+        (hooks.fulfillment_created, fulfillment),
+        (hooks.fulfillment_approved, fulfillment),
+        (hooks.tracking_number_updated, fulfillment),
+    ]
+    for hook, subject in calls:
+        # when a hook runs inside Saleor's transaction
+        with django_capture_on_commit_callbacks(execute=False) as after_commit:
+            with CaptureQueriesContext(connection) as in_request:
+                hook(subject)
+        # then it runs no SQL there, and one INSERT after the commit
+        assert in_request.captured_queries == [], hook.__name__
+        with django_capture_on_commit_callbacks(execute=False):
+            with CaptureQueriesContext(connection) as after:
+                for callback in after_commit:
+                    callback()
+        statements = [query["sql"] for query in after.captured_queries]
+        assert len(statements) == 1, (hook.__name__, statements)
+        assert statements[0].startswith(
+            "INSERT INTO saleor_support_plugin_orderevent"
+        ), hook.__name__
+    # fulfillment_approved repeats fulfillment_created's fact: recorded once
+    assert OrderEvent.objects.filter(type="fulfillment_created").count() == 1
