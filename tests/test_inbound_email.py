@@ -1,7 +1,9 @@
 """Inbound email over real HTTP: threading, new tickets, duplicates, spoofed senders, signatures."""
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -695,3 +697,36 @@ def test_reply_to_a_ticket_email_among_order_ids_threads_into_the_ticket(
     )
     # then the ticket email wins, as before
     assert response.json() == {"status": "replied", "ticket": ticket.number}
+
+
+def test_two_replies_to_one_order_email_at_once_open_one_ticket(
+    inbound, shipped_email, customer_user
+):
+    # given Alice's shipped email
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    our_id = sent.message["Message-ID"]
+    # when two replies to it arrive at the same moment (two provider deliveries)
+    start = threading.Barrier(2)
+
+    def reply(n: int):
+        start.wait()
+        return inbound(
+            mail(
+                subject="Re: Your order is on its way",
+                message_id=f"<race{n}@mail.example>",
+                in_reply_to=our_id,
+                references=[our_id],
+                authentication_results=DMARC_PASS,
+                text=f"Still nothing ({n}).",
+            )
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(reply, [1, 2]))
+    # then one opened the order's ticket and the other joined it
+    assert sorted(r.json()["status"] for r in responses) == ["created", "replied"]
+    (ticket,) = Ticket.objects.filter(order__order_id=order.order_id)
+    assert {r.json()["ticket"] for r in responses} == {ticket.number}
+    assert sorted(
+        TicketMessage.objects.filter(ticket=ticket).values_list("body_text", flat=True)
+    ) == ["Still nothing (1).", "Still nothing (2)."]

@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ..conf import SupportSettings
 from ..notifications.kinds import NotificationKind
 from ..notifications.models import Notification, NotificationChannel
 from .data import OrderData
+from .locks import lock_order
 from .models import OrderEvent, OrderEventType
 
 logger = logging.getLogger(__name__)
@@ -205,15 +206,6 @@ def plan_updates(
     if order.status == CANCELED:
         owe(NotificationKind.CANCELLED, f"cancelled:{oid}", order.updated_at)
     return plans
-
-
-def lock_order(order_id: str) -> None:
-    """Serialize all work on one order until the transaction ends (no row needs to exist)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"saleor-support-plugin:order:{order_id}"],
-        )
 
 
 def told_about(order_id: str) -> Told:

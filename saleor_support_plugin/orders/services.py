@@ -24,6 +24,7 @@ from django.utils import timezone
 from ..conf import SupportSettings
 from ..core.background import in_background
 from ..notifications.kinds import NotificationKind
+from .locks import lock_order
 from .models import (
     FulfillmentSnapshot,
     OrderEvent,
@@ -36,7 +37,6 @@ from .reconcile import (
     HOOK_EVENT_TYPES,
     RETURN_STATUSES,
     NotificationPlan,
-    lock_order,
     reconcile_order,
 )
 

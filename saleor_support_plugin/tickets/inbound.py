@@ -43,6 +43,7 @@ from ..core.text import sanitize_html
 from ..notifications.identity import EMAIL_HEADERS_KEY
 from ..notifications.kinds import TICKET_KINDS, NotificationKind
 from ..notifications.models import Notification, NotificationChannel
+from ..orders.locks import lock_order
 from ..orders.models import OrderSnapshot
 from .email_threading import ticket_from_address, trim_quoted
 from .models import InboundEmail, Ticket, TicketCategory, TicketChannel, TicketStatus
@@ -238,6 +239,9 @@ def receive_inbound_email(
             if ticket is None:
                 order_reply = _order_reply(emails, sender)
                 if order_reply is not None:
+                    # Two replies to one order email at once: the second waits
+                    # for the first's commit and then joins its ticket.
+                    lock_order(order_reply.order.order_id)
                     ticket = _ticket_of_order_reply(order_reply, sender)
         body = _body(email)
         result = _deliver(ticket, email, body, sender, verified, settings, order_reply)
