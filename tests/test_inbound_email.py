@@ -730,3 +730,44 @@ def test_two_replies_to_one_order_email_at_once_open_one_ticket(
     assert sorted(
         TicketMessage.objects.filter(ticket=ticket).values_list("body_text", flat=True)
     ) == ["Still nothing (1).", "Still nothing (2)."]
+
+
+def test_reply_to_the_order_emails_reply_to_opens_the_orders_ticket(
+    inbound, shipped_email, customer_user
+):
+    # given Alice's shipped email, which names a Reply-To for that order
+    order, sent = shipped_email(user_pk=customer_user.pk)
+    reply_to = sent.message["Reply-To"]
+    assert reply_to.startswith(f"support+o{order.number}.")
+    assert reply_to.endswith("@acme.example")
+    # when her mail client answers it without In-Reply-To or References
+    response = inbound(
+        mail(
+            to=[reply_to],
+            subject="Re: Your order is on its way",
+            message_id="<noheaders@mail.example>",
+            authentication_results=DMARC_PASS,
+            text="Where is it?",
+        )
+    )
+    # then the ticket is about that order
+    assert response.json()["status"] == "created"
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert (ticket.order_id, ticket.category) == (order.pk, "shipping")
+
+
+def test_forged_order_reply_address_links_no_order(
+    inbound, shipped_email, customer_user
+):
+    # given a reply address with the right order number and a made-up code
+    order, _ = shipped_email(user_pk=customer_user.pk)
+    response = inbound(
+        mail(
+            to=[f"support+o{order.number}.0123456789ab@acme.example"],
+            message_id="<forged-order@mail.example>",
+            authentication_results=DMARC_PASS,
+        )
+    )
+    # then a ticket without an order
+    ticket = Ticket.objects.get(number=response.json()["ticket"])
+    assert ticket.order_id is None

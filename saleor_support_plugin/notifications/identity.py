@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..conf import DEFAULT_SENDER_NAME, SupportSettings
 from ..ports import shop_name
@@ -89,3 +90,33 @@ def email_headers(
         headers["In-Reply-To"] = references[-1]
         headers["References"] = " ".join(references)
     return headers
+
+
+# Order emails' Reply-To: support+o<order number>.<mac>@domain. A reply to it
+# opens a ticket about that order even when the mail client drops the
+# In-Reply-To and References headers.
+_ORDER_CODE = re.compile(r"\+o(\d{1,20})\.([0-9a-f]{12})@", re.IGNORECASE)
+
+
+def _order_mac(order_id: str) -> str:
+    return salted_hmac(
+        "saleor-support-plugin.order-reply-address", order_id
+    ).hexdigest()[:12]
+
+
+def order_reply_address(order_id: str, number: str, settings: SupportSettings) -> str:
+    """Return the Reply-To of an email about the order ("" without an inbound address)."""
+    if not settings.inbound_email_address or not str(number).isdigit():
+        return ""
+    local, _, domain = settings.inbound_email_address.partition("@")
+    return f"{local}+o{number}.{_order_mac(order_id)}@{domain}"
+
+
+def order_number_in(address: str) -> tuple[str, str] | None:
+    """Return (order number, code) an order reply address names, unverified."""
+    match = _ORDER_CODE.search(address)
+    return (match.group(1), match.group(2).lower()) if match else None
+
+
+def order_code_is_genuine(order_id: str, code: str) -> bool:
+    return constant_time_compare(_order_mac(order_id), code)

@@ -30,7 +30,12 @@ from ..core.background import in_background
 from ..orders.models import OrderEvent, OrderSnapshot
 from .context import build_context
 from .delivery import PermanentDeliveryError, TransientDeliveryError, deliver
-from .identity import EMAIL_HEADERS_KEY, email_headers, message_id_domain
+from .identity import (
+    EMAIL_HEADERS_KEY,
+    email_headers,
+    message_id_domain,
+    order_reply_address,
+)
 from .kinds import TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
 from .models import EmailOptOut, Notification, NotificationChannel, NotificationStatus
 
@@ -94,6 +99,7 @@ def create_notifications(
     now = timezone.now()
     opted_out = bool(snapshot.customer_email) and is_opted_out(snapshot.customer_email)
     domain = message_id_domain(settings)
+    reply_to = order_reply_address(snapshot.order_id, snapshot.number, settings)
     for plan in plans:
         context = build_context(plan, snapshot, settings)
         channels = [(NotificationChannel.EMAIL, snapshot.customer_email)]
@@ -114,6 +120,8 @@ def create_notifications(
                     **context,
                     EMAIL_HEADERS_KEY: email_headers(row_id, domain, []),
                 }
+                if reply_to:
+                    row_context["reply_to"] = reply_to
             notification, was_created = Notification.objects.get_or_create(
                 dedupe_key=f"{plan.key}:{channel}",
                 defaults={

@@ -40,7 +40,11 @@ from ..conf import SupportSettings
 from ..core.errors import SupportErrorCode
 from ..core.ratelimit import Limit, hit
 from ..core.text import sanitize_html
-from ..notifications.identity import EMAIL_HEADERS_KEY
+from ..notifications.identity import (
+    EMAIL_HEADERS_KEY,
+    order_code_is_genuine,
+    order_number_in,
+)
 from ..notifications.kinds import TICKET_KINDS, NotificationKind
 from ..notifications.models import Notification, NotificationChannel
 from ..orders.locks import lock_order
@@ -177,6 +181,34 @@ def _order_reply(emails: list[Notification], sender: str) -> OrderReply | None:
     return None
 
 
+def _order_reply_by_address(to: Iterable[str], sender: str) -> OrderReply | None:
+    """Return the order an order email's Reply-To names, if genuine and the sender's."""
+    for address in to:
+        named = order_number_in(address)
+        if named is None:
+            continue
+        number, code = named
+        order = OrderSnapshot.objects.filter(number=number).first()
+        if (
+            order is None
+            or not order_code_is_genuine(order.order_id, code)
+            or order.customer_email.lower() != sender
+        ):
+            continue
+        # The order's latest email stands for the one answered (its kind names the category).
+        latest = (
+            Notification.objects.filter(
+                order_id=order.order_id, channel=NotificationChannel.EMAIL
+            )
+            .exclude(kind__in=[kind.value for kind in TICKET_KINDS])
+            .order_by("-created_at")
+            .first()
+        )
+        if latest is not None:
+            return OrderReply(order=order, notification=latest)
+    return None
+
+
 def _ticket_of_order_reply(reply: OrderReply, sender: str) -> Ticket | None:
     """Return the ticket an earlier reply from this sender to the same order email opened."""
     earlier = (
@@ -237,7 +269,9 @@ def receive_inbound_email(
             emails = our_emails([email.in_reply_to, *reversed(email.references)])
             ticket = _ticket_of(emails)
             if ticket is None:
-                order_reply = _order_reply(emails, sender)
+                order_reply = _order_reply(emails, sender) or _order_reply_by_address(
+                    email.to, sender
+                )
                 if order_reply is not None:
                     # Two replies to one order email at once: the second waits
                     # for the first's commit and then joins its ticket.
