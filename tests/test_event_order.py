@@ -228,3 +228,39 @@ def test_racing_workers_lose_and_double_nothing_over_hundreds_of_orders(
     assert len(smtp_server.messages) == 6 * len(orders)
     assert not Notification.objects.exclude(status=NotificationStatus.SENT).exists()
     assert not OrderEvent.objects.filter(outcome="").exists()
+
+
+def test_an_order_met_late_keeps_its_past_as_history_and_hears_what_is_new(
+    db, support_config, on_commit
+):
+    # given an order shipped and partly refunded days before the plugin was installed
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.order.models import Fulfillment, TransactionItem
+
+    long_ago = timezone.now() - timedelta(days=9)
+    order = SaleorOrderFactory.create(created_at=long_ago)
+    fulfillment = fulfill(order, tracking_number="OLD-1")
+    refund(order, Decimal("5.00"))
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(created_at=long_ago)
+    TransactionItem.objects.filter(order=order).update(modified_at=long_ago)
+    # when the plugin first hears of it (any change: here a staff note)
+    on_commit(hooks.order_updated, order)
+    # then its past is recorded as told, and nothing is sent
+    rows = Notification.objects.filter(order_id=str(order.pk), channel="email")
+    assert sorted(rows.values_list("kind", "status", "reason")) == [
+        ("refund_issued", "suppressed", "it happened before the plugin knew the order"),
+        ("shipped", "suppressed", "it happened before the plugin knew the order"),
+    ]
+    # and what changes from now on is news, measured against that past
+    update_tracking(fulfillment, "NEW-2")
+    on_commit(hooks.tracking_number_updated, fulfillment)
+    refund(order, Decimal("7.50"))
+    on_commit(hooks.order_refunded, order)
+    assert told(order)[2:] == [
+        ("tracking_updated", "NEW-2"),
+        ("refund_issued", "7.50"),
+    ]
+    assert [row.status for row in rows.order_by("created_at")][2:] == ["sent", "sent"]
