@@ -101,6 +101,11 @@ def test_order_lifecycle_sends_each_update_once(
     assert mails[0].message["List-Unsubscribe"] is None
     assert len(smtp_server.messages) == 6
     assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 6
+    # and every event says what it led to, including those that led to no email
+    outcomes = dict(OrderEvent.objects.values_list("idempotency_key", "outcome"))
+    assert "" not in outcomes.values()
+    assert outcomes["carrier:e1"] == "no customer update for this news"
+    assert outcomes["carrier:e3"] == "delivered queued"
 
 
 def test_order_in_german_gets_german_emails_and_unknown_language_gets_english(

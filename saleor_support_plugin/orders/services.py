@@ -240,20 +240,47 @@ def _process_fact(key: str, *, settings: SupportSettings) -> list[Any]:
             event.save(update_fields=["outcome"])
             return []
         notifications = []
+        already = set()
         if result.snapshot is not None and result.plans:
+            already = _already_written(result.plans)
             notifications = create_notifications(
                 result.plans, event=event, snapshot=result.snapshot, settings=settings
             )
         event.processed_at = timezone.now()
-        event.outcome = result.outcome or (
-            "; ".join(f"{plan.kind.value} queued" for plan in result.plans)
-            if notifications
-            else result.outcome
+        event.outcome = result.outcome or _fact_outcome(
+            result.plans, notifications, already
         )
         event.save(update_fields=["processed_at", "outcome"])
-    if result.outcome:
-        logger.info("Order event %s: %s", key, result.outcome)
+    logger.info("Order event %s processed: %s", key, event.outcome)
     return notifications
+
+
+def _already_written(plans: list[NotificationPlan]) -> set[str]:
+    from ..notifications.models import Notification
+
+    keys = {f"{plan.key}:email": plan.key for plan in plans}
+    return {
+        keys[key]
+        for key in Notification.objects.filter(dedupe_key__in=keys).values_list(
+            "dedupe_key", flat=True
+        )
+    }
+
+
+def _fact_outcome(
+    plans: list[NotificationPlan], created: list[Any], already: set[str]
+) -> str:
+    if not plans:
+        return "no customer update for this news"
+    sent = {row.dedupe_key.rsplit(":", 1)[0] for row in created}
+    return "; ".join(
+        f"{plan.kind.value} queued"
+        if plan.key in sent
+        else f"{plan.kind.value} already told"
+        if plan.key in already
+        else f"{plan.kind.value} suppressed (see the update's reason)"
+        for plan in plans
+    )
 
 
 def _short_error(exc: Exception) -> str:
