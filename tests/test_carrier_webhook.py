@@ -31,7 +31,12 @@ def test_valid_event_is_accepted_and_logged_once(carrier_url):
     raw, headers = signed_carrier_request(sent)
     response = post(carrier_url, raw, headers)
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "event_id": "ok-1"}
+    assert response.json() == {
+        "status": "accepted",
+        "event_id": "ok-1",
+        "outcome": "pending: tracking number not known yet (the event waits up to an"
+        " hour for the shipment)",
+    }
     event = OrderEvent.objects.get(idempotency_key="carrier:ok-1")
     assert event.payload["extra"]["status"] == "out_for_delivery"
     assert event.payload["extra"]["estimated_delivery"] == sent["estimated_delivery"]
@@ -200,7 +205,10 @@ def test_unknown_tracking_number_waits_then_is_given_up(
     assert post(carrier_url, raw, headers).status_code == 202
     event = OrderEvent.objects.get(idempotency_key="carrier:orphan-1")
     assert event.processed_at is None
-    assert event.outcome == "waiting for the shipment's tracking number"
+    assert event.outcome == (
+        "pending: tracking number not known yet (the event waits up to an hour"
+        " for the shipment)"
+    )
     assert not FulfillmentSnapshot.objects.exists()
 
 
@@ -273,3 +281,40 @@ def test_non_numeric_content_length_is_400(live_server, support_config, length):
     assert json.loads(response.read())["error"]["code"] == "invalid_content_length"
     connection.close()
     assert OrderEvent.objects.count() == 0
+
+
+def test_the_answer_says_what_each_event_led_to(
+    db, mail_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a shipped order
+    from saleor_support_plugin.saleor import hooks
+
+    from .factories import SaleorOrderFactory, fulfill
+
+    order = SaleorOrderFactory.create()
+    fulfillment = fulfill(order, tracking_number="ANS-1")
+    on_commit(hooks.fulfillment_created, fulfillment)
+
+    def outcome(event_id, status):
+        response = post_carrier_event(
+            carrier_event(event_id=event_id, tracking_number="ANS-1", status=status)
+        )
+        assert response.status_code == 202
+        return response.json()["outcome"]
+
+    # when the carrier reports, in the order a newcomer might try
+    answers = [
+        outcome("a1", "in_transit"),
+        outcome("a2", "out_for_delivery"),
+        outcome("a3", "delivered"),
+        outcome("a4", "exception"),
+        outcome("a5", "delivered"),
+    ]
+    # then each answer says what happened
+    assert answers == [
+        "recorded: no customer update for this news",
+        "out_for_delivery queued",
+        "delivered queued",
+        "ignored: the shipment was already delivered",
+        "delivered already told",
+    ]

@@ -130,7 +130,7 @@ def test_an_event_that_led_to_no_update_shows_its_outcome(
     )
     # then every processed event names what it led to, the late one why it led to nothing
     by_outcome = {e["outcome"]: e for e in result["events"]}
-    late = by_outcome["older than the shipment's latest carrier news"]
+    late = by_outcome["ignored: older than the shipment's latest carrier news"]
     assert late["source"] == "carrier"
     assert late["processedAt"]
     assert all(e["outcome"] and e["processedAt"] for e in result["events"])

@@ -104,7 +104,7 @@ def test_order_lifecycle_sends_each_update_once(
     # and every event says what it led to, including those that led to no email
     outcomes = dict(OrderEvent.objects.values_list("idempotency_key", "outcome"))
     assert "" not in outcomes.values()
-    assert outcomes["carrier:e1"] == "no customer update for this news"
+    assert outcomes["carrier:e1"] == "recorded: no customer update for this news"
     assert outcomes["carrier:e3"] == "delivered queued"
 
 

@@ -61,6 +61,10 @@ CARRIER_PROBLEM_STATUSES = frozenset(
 # A carrier event may arrive before the shipment's hook was processed; it waits
 # this long for the tracking number to appear before it is given up on.
 UNMATCHED_CARRIER_EVENT_WAIT = timedelta(hours=1)
+PENDING_TRACKING = (
+    "pending: tracking number not known yet (the event waits up to an hour for "
+    "the shipment)"
+)
 
 
 # --- idempotency keys: one per real-world fact
@@ -208,6 +212,17 @@ def process_event(key: str, *, settings: SupportSettings) -> list[Any]:
         return []
 
 
+def process_now(key: str, *, settings: SupportSettings) -> str:
+    """Process an event in the caller's request and return what it led to.
+
+    For webhooks, whose sender deserves an answer: the enqueued task then finds
+    the event done. A failure leaves it to the task and the sweeper.
+    """
+    process_event(key, settings=settings)
+    event = OrderEvent.objects.filter(idempotency_key=key).only("outcome").first()
+    return (event.outcome if event is not None else "") or "queued for processing"
+
+
 def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
     event = (
         OrderEvent.objects.filter(idempotency_key=key)
@@ -271,7 +286,7 @@ def _fact_outcome(
     plans: list[NotificationPlan], created: list[Any], already: set[str]
 ) -> str:
     if not plans:
-        return "no customer update for this news"
+        return "recorded: no customer update for this news"
     sent = {row.dedupe_key.rsplit(":", 1)[0] for row in created}
     return "; ".join(
         f"{plan.kind.value} queued"
@@ -358,10 +373,10 @@ def _carrier(event: OrderEvent, settings: SupportSettings) -> Processed:
                 event,
                 None,
                 [],
-                outcome="waiting for the shipment's tracking number",
+                outcome=PENDING_TRACKING,
                 done=False,
             )
-        return Processed(event, None, [], outcome="unknown tracking number")
+        return Processed(event, None, [], outcome="ignored: unknown tracking number")
     # The column, not the payload's copy: it was loaded, so it is a storable time.
     occurred_at = event.occurred_at
     row.last_activity_at = max(row.last_activity_at, occurred_at)
@@ -380,12 +395,16 @@ def _carrier(event: OrderEvent, settings: SupportSettings) -> Processed:
     row.save()
     event.order_id = row.order.order_id
     event.save(update_fields=["order_id"])
-    if stale or (row.delivered_at is not None and data["status"] != "delivered"):
+    if stale:
         return Processed(
             event,
             row.order,
             [],
-            outcome="older than the shipment's latest carrier news",
+            outcome="ignored: older than the shipment's latest carrier news",
+        )
+    if row.delivered_at is not None and data["status"] != "delivered":
+        return Processed(
+            event, row.order, [], outcome="ignored: the shipment was already delivered"
         )
     context = {
         "fulfillment_id": row.fulfillment_id,
@@ -423,7 +442,9 @@ def _delay_unshipped(event: OrderEvent, settings: SupportSettings) -> Processed:
     lock_order(event.order_id or "")
     snapshot = _lock_snapshot(event.order_id or "")
     if snapshot is None or snapshot.status not in UNSHIPPED_ORDER_STATUSES:
-        return Processed(event, snapshot, [], outcome="shipped or cancelled meanwhile")
+        return Processed(
+            event, snapshot, [], outcome="ignored: shipped or cancelled meanwhile"
+        )
     return Processed(
         event,
         snapshot,
@@ -446,7 +467,7 @@ def _delay_tracking_silent(event: OrderEvent, settings: SupportSettings) -> Proc
         .first()
     )
     if row is None or row.delivered_at is not None:
-        return Processed(event, None, [], outcome="delivered meanwhile")
+        return Processed(event, None, [], outcome="ignored: delivered meanwhile")
     context = {"fulfillment_id": fulfillment_id, "delay_reason": "tracking_silent"}
     return Processed(
         event,

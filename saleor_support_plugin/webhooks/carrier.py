@@ -30,7 +30,7 @@ from ..conf import SupportSettings
 from ..core.http import json_error
 from ..core.text import plain_text
 from ..orders.models import OrderEventSource, OrderEventType
-from ..orders.services import CARRIER_STATUSES, record_event
+from ..orders.services import CARRIER_STATUSES, process_now, record_event
 from .payload import InvalidPayload, Refused, load_object, signed_body
 from .registry import register
 
@@ -173,4 +173,8 @@ def handle_carrier_webhook(
         return json_error(
             409, "duplicate_event", f"Event {event.event_id!r} was already received."
         )
-    return JsonResponse({"status": "accepted", "event_id": event.event_id}, status=202)
+    outcome = process_now(f"carrier:{event.event_id}", settings=settings)
+    return JsonResponse(
+        {"status": "accepted", "event_id": event.event_id, "outcome": outcome},
+        status=202,
+    )
