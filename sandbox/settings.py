@@ -101,6 +101,16 @@ SUPPORT_PLUGIN = {
             "SUPPORT_CARRIER_SECRET", "sandbox-carrier-secret"
         ),
         "tracking_url_template": "https://track.sandbox.example/{{tracking_number}}",
+        # Inbound email and ticket links, so every feature can be tried: post mail
+        # with `./dev manage inbound_email`, follow the links in ticket emails.
+        "inbound_email_secret": os.environ.get(
+            "SUPPORT_INBOUND_SECRET", "sandbox-inbound-secret"
+        ),
+        "inbound_email_address": os.environ.get(
+            "SUPPORT_INBOUND_ADDRESS", "support@sandbox.example.com"
+        ),
+        "ticket_url_template": f"{PUBLIC_URL}/storefront/tickets/"
+        "{{ticket_id}}/?token={{token}}",
         "outgoing_webhook_url": os.environ.get("SUPPORT_FORWARD_URL", ""),
     },
 }

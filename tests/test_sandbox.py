@@ -31,3 +31,49 @@ def test_seed_demo_is_idempotent_and_uses_the_plugin(transactional_db, settings)
         ).values_list("kind", flat=True)
     )
     assert kinds == ["cancelled", "confirmed", "confirmed", "confirmed", "shipped"]
+
+
+def test_ticket_email_link_opens_the_sandbox_ticket_page_where_the_customer_answers(
+    db, client
+):
+    # given a ticket and the link its emails carry (the sandbox's ticket_url_template)
+    from urllib.parse import parse_qs, urlsplit
+
+    from saleor_support_plugin.ports import load_settings
+    from saleor_support_plugin.tickets.notifications import ticket_url
+
+    from .factories import TicketFactory, TicketMessageFactory
+
+    ticket = TicketFactory.create(
+        customer_email="gina@example.com", subject="Lid <broken>"
+    )
+    TicketMessageFactory.create(ticket=ticket, body_text="It <b>cracked</b>.")
+    TicketMessageFactory.create(
+        ticket=ticket, body_text="Staff note", is_internal=True, author_kind="staff"
+    )
+    link = urlsplit(ticket_url(ticket, load_settings()))
+    path = f"{link.path}?{link.query}"
+    # when the customer follows it
+    page = client.get(path)
+    # then the page shows the ticket's public messages, escaped
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Lid &lt;broken&gt;" in html
+    assert "It &lt;b&gt;cracked&lt;/b&gt;." in html
+    assert "Staff note" not in html
+    # and the customer's answer is posted to the ticket
+    token = parse_qs(link.query)["token"][0]
+    answered = client.post(path, {"token": token, "body": "Any news?"})
+    assert answered.status_code == 302
+    assert ticket.messages.filter(
+        author_kind="customer", body_text="Any news?"
+    ).exists()
+    # and a forged or foreign token opens nothing
+    assert client.get(f"{link.path}?token=forged").status_code == 404
+    other = TicketFactory.create(customer_email="someone@example.com")
+    from graphql_relay import to_global_id
+
+    other_id = to_global_id("SupportTicket", str(other.pk))
+    assert (
+        client.get(f"/storefront/tickets/{other_id}/?{link.query}").status_code == 404
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from graphql_relay import to_global_id
 
 from saleor_support_plugin.orders.models import OrderEvent
 from saleor_support_plugin.orders.services import process_event
@@ -55,7 +57,7 @@ def _order(
     return order, True
 
 
-def seed_orders(users: dict[str, object]) -> list[str]:
+def seed_orders(users: dict[str, object]) -> list[DemoOrder]:
     """Alice's order shipped (post carrier events for DEMO-1001), Bob's confirmed in German, a guest's cancelled."""
     with transaction.atomic():
         shipped, new = _order(
@@ -83,4 +85,25 @@ def seed_orders(users: dict[str, object]) -> list[str]:
         "idempotency_key", flat=True
     ):
         process_event(key, settings=settings)
-    return [f"#{order.number}" for order in (shipped, confirmed, cancelled)]
+    return [
+        DemoOrder(shipped, "shipped, tracking number DEMO-1001"),
+        DemoOrder(confirmed, "confirmed, German"),
+        DemoOrder(cancelled, "cancelled, placed without an account"),
+    ]
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    order: Order
+    state: str
+
+    @property
+    def global_id(self) -> str:
+        """The ID Saleor's GraphQL gives the order (`me { orders }`), as the plugin's API takes it."""
+        return to_global_id("Order", str(self.order.pk))
+
+    def describe(self) -> str:
+        return (
+            f"#{self.order.number}  {self.global_id}  "
+            f"{self.order.get_customer_email()}  ({self.state})"
+        )

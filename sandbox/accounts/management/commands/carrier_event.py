@@ -1,6 +1,7 @@
 """Post a signed carrier event to the running sandbox, as a carrier would."""
 
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -20,7 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("status")
         parser.add_argument("--description", default="")
         parser.add_argument("--estimated-delivery", default=None)
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--url",
+            default=os.environ.get("SANDBOX_URL", "http://127.0.0.1:8000"),
+            help="The running sandbox (default: $SANDBOX_URL or http://127.0.0.1:8000).",
+        )
 
     def handle(
         self,

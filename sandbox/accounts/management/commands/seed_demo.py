@@ -13,8 +13,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users: {', '.join(sorted(users))}")
         orders = seed_orders(users)
         self.stdout.write(
-            f"Demo orders: {', '.join(orders)} (their emails land in the SMTP sink)"
+            "Demo orders (number, Saleor order ID for the GraphQL examples, customer):"
         )
+        for order in orders:
+            self.stdout.write(f"  {order.describe()}")
         tickets = seed_tickets(users)
         self.stdout.write(
             f"Demo tickets: {', '.join(tickets)}; a macro and a routing rule"

@@ -1,0 +1,160 @@
+"""The README's sandbox commands and GraphQL examples work as printed.
+
+They run against a live sandbox host (this test's server, seeded with the demo
+data as `./dev run` seeds it): the shell lines through `bash` exactly as written
+(`./dev manage …` included), with one substitution — the sandbox's address,
+which the commands read from `SANDBOX_URL` and `curl` names literally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from saleor_support_plugin import PLUGIN_ID
+from saleor_support_plugin.notifications.models import Notification
+from saleor_support_plugin.tickets.models import Ticket
+from sandbox.accounts.tokens import create_access_token
+
+from .fixtures.services import database_url
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+PRINTED_URL = "http://127.0.0.1:8000"
+
+pytestmark = pytest.mark.services
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.M | re.S)
+
+
+def shell_commands() -> list[str]:
+    """Return the sandbox commands of the README's bash blocks, continuation lines joined."""
+    commands = []
+    for block in blocks("bash"):
+        for command in block.replace("\\\n", " ").splitlines():
+            command = command.strip()
+            if command.startswith(("./dev manage", "STAFF_TOKEN=", "curl ")):
+                commands.append(command)
+    return commands
+
+
+def graphql_operations() -> list[tuple[str, str]]:
+    """Return (caller email, operation) for every `# as <email>` in the graphql blocks."""
+    operations = []
+    for block in blocks("graphql"):
+        parts = re.split(r"^# as (\S+)\n", block, flags=re.M)
+        assert parts[0].strip() == "", "every README GraphQL example names its caller"
+        operations += list(zip(parts[1::2], parts[2::2], strict=True))
+    return operations
+
+
+@pytest.fixture
+def sandbox(transactional_db, live_server, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    call_command("seed_demo", verbosity=0)
+    return live_server.url
+
+
+def run(command: str, env: dict[str, str], url: str) -> str:
+    result = subprocess.run(
+        ["bash", "-c", command.replace(PRINTED_URL, url)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (command, result.stdout, result.stderr)
+    return result.stdout.strip()
+
+
+def test_readme_sandbox_commands_work_as_printed(sandbox):
+    # given the README's commands, in the order it prints them
+    commands = shell_commands()
+    assert [c.split()[2] for c in commands if c.startswith("./dev manage")] == [
+        "sandbox_token",
+        "carrier_event",
+        "carrier_event",
+        "carrier_event",
+        "inbound_email",
+    ]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),  # the live sandbox's (this test's) database
+        "SANDBOX_URL": sandbox,
+    }
+    emails_before = Notification.objects.filter(channel="email").count()
+    outputs = {}
+    for command in commands:
+        # when each runs in a shell as printed
+        if command.startswith("STAFF_TOKEN="):
+            token = run(command.split("=", 1)[1].strip("$()"), env, sandbox)
+            env["STAFF_TOKEN"] = token
+            continue
+        outputs[command] = run(command, env, sandbox)
+    # then the curl example shows the staff caller
+    (curl,) = [c for c in commands if c.startswith("curl ")]
+    answer = json.loads(outputs[curl])
+    assert answer["data"]["supportRequestor"] == {
+        "kind": "STAFF",
+        "email": "admin@example.com",
+    }
+    # and each carrier event led to an email, and the inbound mail opened a ticket
+    carrier = [outputs[c] for c in commands if "carrier_event" in c]
+    assert [json.loads(o.split(" ", 1)[1])["outcome"] for o in carrier] == [
+        "out_for_delivery queued",
+        "delivery_exception queued",
+        "delivered queued",
+    ]
+    (inbound,) = [outputs[c] for c in commands if "inbound_email" in c]
+    status, body = inbound.split(" ", 1)
+    assert (status, json.loads(body)["status"]) == ("202", "created")
+    ticket = Ticket.objects.get(number=json.loads(body)["ticket"])
+    assert ticket.subject == "Where is my parcel?"
+    assert ticket.customer_email == "alice@example.com"
+    kinds = list(
+        Notification.objects.filter(channel="email")
+        .order_by("created_at")
+        .values_list("kind", flat=True)[emails_before:]
+    )
+    assert kinds == [
+        "out_for_delivery",
+        "delivery_exception",
+        "delivered",
+        "ticket_created",
+    ]
+
+
+def test_readme_graphql_examples_run_against_the_sandbox(sandbox):
+    operations = graphql_operations()
+    assert len(operations) >= 3
+    users = get_user_model().objects
+    for email, operation in operations:
+        token = create_access_token(users.get(email=email))
+        response = requests.post(
+            f"{sandbox}/plugins/global/{PLUGIN_ID}/graphql/",
+            json={"query": operation},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        body = response.json()
+        assert response.status_code == 200, (operation, body)
+        assert "errors" not in body, (operation, body)
+        for payload in body["data"].values():
+            # mutations answer errors: [] when they did what the example says
+            if isinstance(payload, dict) and "errors" in payload:
+                assert payload["errors"] == [], (operation, payload)
+    created = Ticket.objects.get(subject="Where is my parcel?")
+    assert created.order is not None
+    assert created.order.number == "1001"
