@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -74,8 +75,38 @@ def clear_plugin_rows() -> None:
     OrderSnapshot.objects.all().delete()  # cascades to lines and fulfillments
 
 
-def make_order(n_lines: int = 3, *, fulfilled: bool = True) -> Any:
-    """Return a Saleor-shaped order with `n_lines` lines (fulfilled, refunded a bit)."""
+def clear_orders() -> None:
+    """Delete the sandbox's orders the factories created (cascades to lines, fulfillments)."""
+    from sandbox.order.models import Order
+
+    Order.objects.all().delete()
+
+
+_numbers: Iterator[int] | None = None
+
+
+def _next_number() -> int:
+    """Return an unused order number: above any left in the database (a killed run, a child)."""
+    global _numbers
+    if _numbers is None:
+        from django.db.models import Max
+
+        from sandbox.order.models import Order
+
+        highest = Order.objects.aggregate(n=Max("number"))["n"] or 0
+        _numbers = itertools.count(max(highest + 1, 1000))
+    return next(_numbers)
+
+
+def make_order(
+    n_lines: int = 3, *, fulfilled: bool = True, status: str = "unfulfilled"
+) -> Any:
+    """Create a sandbox order (database rows) with `n_lines` lines; fulfilled and refunded a bit.
+
+    Unfulfilled, it is an order Saleor would only confirm (one "confirmed"
+    email); fulfilled, it also has one shipment with a tracking number and a
+    refund of 10.00.
+    """
     from tests.factories import (
         SaleorOrderFactory,
         SaleorOrderLineFactory,
@@ -83,8 +114,10 @@ def make_order(n_lines: int = 3, *, fulfilled: bool = True) -> Any:
         refund,
     )
 
-    lines = [SaleorOrderLineFactory() for _ in range(n_lines)]
+    lines = [SaleorOrderLineFactory.build() for _ in range(n_lines)]
     order: Any = SaleorOrderFactory(
+        number=_next_number(),
+        status=status,
         lines=lines,
         total_gross_amount=sum(
             (line.unit_price_gross_amount for line in lines), Decimal(0)

@@ -6,10 +6,13 @@ Run: `.venv/bin/python -m benchmarks.delivery_throughput [--events 500]
 Starts a local Redis (broker database 14, flushed), an SMTP sink and a real
 `celery -A sandbox worker` (prefork, the given concurrency) on a benchmark
 database, records N order_confirmed events the way Saleor's mutation does (one
-committed transaction per order; processing is enqueued on commit) and measures
-the wall time from the first enqueue until the sink holds N messages. Each event
-is two tasks in the worker: processing (snapshot, outbox row) and delivery
-(render, SMTP, mark sent).
+committed transaction per order with the hook inside it: its INSERT runs after
+the COMMIT and enqueues processing) and measures the wall time from the first
+enqueue until the sink holds N messages. The orders are confirmed and not yet
+shipped, so each owes exactly one email ("confirmed"). Each event is two tasks
+in the worker: processing (the reconciler: the order's lock, the order read from
+the sandbox's tables, the snapshot, the outbox row) and delivery (render, SMTP,
+mark sent).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sandbox.services.smtp import ReceivedMail, SmtpSink
 
 from ._common import (
     Stats,
+    clear_orders,
     clear_plugin_rows,
     make_order,
     out,
@@ -156,14 +160,21 @@ def pg_sessions(database: str) -> int:
     return int(row[0]) if row else 0
 
 
+def confirmable_orders(count: int) -> list[Any]:
+    """Unconfirmed orders with 3 lines, nothing shipped or refunded: one email each once confirmed."""
+    return [make_order(fulfilled=False, status="unconfirmed") for _ in range(count)]
+
+
 def record_events(orders: list[Any]) -> None:
     """One committed transaction per order, as Saleor's orderConfirm mutation."""
     from django.db import transaction
 
     from saleor_support_plugin.saleor import hooks
+    from sandbox.order.actions import set_status
 
     for order in orders:
         with transaction.atomic():
+            set_status(order, "unfulfilled")  # orderConfirm's own write
             hooks.order_confirmed(order)
 
 
@@ -209,6 +220,7 @@ def run_once(
 
     redis.Redis.from_url(celery_app.conf.broker_url).flushdb()
     clear_plugin_rows()
+    clear_orders()
     sink.clear()
     log_path = log_dir / f"worker-c{concurrency}.log"
     worker = worker_class()(env, log_path, f"bench-c{concurrency}", concurrency)
@@ -219,14 +231,14 @@ def run_once(
         raise
     try:
         # Warm-up: the pool's first task opens connections and imports templates.
-        record_events([make_order() for _ in range(WARMUP_EVENTS)])
+        record_events(confirmable_orders(WARMUP_EVENTS))
         if len(sink.wait_for(WARMUP_EVENTS, timeout=60)) < WARMUP_EVENTS:
             raise RuntimeError(f"warm-up mails did not arrive; see {worker.log_path}")
         time.sleep(0.5)
         clear_plugin_rows()
         sink.clear()
 
-        orders = [make_order() for _ in range(events)]
+        orders = confirmable_orders(events)
         skip = log_lines(log_path)
         sessions_before = pg_sessions(database)
         started = time.perf_counter()
@@ -438,6 +450,7 @@ def main() -> None:
         sink.stop()
         try:
             clear_plugin_rows()
+            clear_orders()
         finally:
             import redis
 
