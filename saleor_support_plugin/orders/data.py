@@ -1,17 +1,15 @@
 """Plain data the plugin reads from its host: what support needs of an order.
 
 Readers in `saleor_support_plugin.saleor.readers` build these from Saleor's
-models; tests and the sandbox build them from factories. Nothing here knows
+models and the sandbox's Saleor-shaped tables alike. Nothing here knows
 Saleor.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -69,65 +67,3 @@ class OrderData:
         return next(
             (f for f in self.fulfillments if f.fulfillment_id == fulfillment_id), None
         )
-
-
-# --- JSON round trip, for the event log
-
-
-def _line_from(data: dict[str, Any]) -> OrderLineData:
-    return OrderLineData(
-        **{
-            **data,
-            "unit_price_gross": Decimal(data["unit_price_gross"]),
-            "undiscounted_unit_price_gross": Decimal(
-                data["undiscounted_unit_price_gross"]
-            ),
-        }
-    )
-
-
-def fulfillment_from_payload(data: dict[str, Any]) -> FulfillmentData:
-    return FulfillmentData(
-        **{
-            **data,
-            "created_at": datetime.fromisoformat(data["created_at"]),
-            "lines": tuple(FulfillmentLineData(**line) for line in data["lines"]),
-        }
-    )
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def order_from_payload(data: dict[str, Any]) -> OrderData:
-    return OrderData(
-        **{
-            **data,
-            "created_at": datetime.fromisoformat(data["created_at"]),
-            "total_gross": Decimal(data["total_gross"]),
-            "total_refunded": Decimal(data["total_refunded"]),
-            "refunded_at": _time(data.get("refunded_at")),
-            "updated_at": _time(data.get("updated_at")),
-            "lines": tuple(_line_from(line) for line in data["lines"]),
-            "fulfillments": tuple(
-                fulfillment_from_payload(f) for f in data["fulfillments"]
-            ),
-        }
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    return value
-
-
-def to_payload(data: OrderData | FulfillmentData) -> dict[str, Any]:
-    return _jsonable(dataclasses.asdict(data))
