@@ -12,6 +12,15 @@ cannot buy seconds of CPU before it is refused:
    fragments refused), then each fragment's shape is computed once, bottom-up,
    and reused wherever it is spread; depth, field counts and the cost of the
    operation that will run are checked on those shapes.
+
+Introspection: inside a top-level `__schema` or `__type`, along a path of
+introspection fields only, `ofType` does not count towards `MAX_DEPTH`. It
+unwraps one list or non-null wrapper, one object for one, and the standard
+introspection queries (graphql-core's, graphql-js's `getIntrospectionQuery`
+used by GraphiQL and graphql-codegen) nest it 7 to 9 times. Every level still
+counts towards `MAX_INTROSPECTION_DEPTH`, and the fields that fan out
+(`types`, `fields`, `type`, ...) count towards `MAX_DEPTH` like any other, so
+`types { fields { type { fields ... } } }` is as limited as a real query.
 """
 
 from __future__ import annotations
@@ -49,6 +58,9 @@ MAX_NESTING = 30
 MAX_NUMBER_CHARS = 100
 # Levels of fields, counted through fragments.
 MAX_DEPTH = 8
+# Levels of an introspection path, `ofType` included (see the module docstring);
+# the standard queries reach 13 (graphql-core 2) to 15 (graphql-js 16).
+MAX_INTROSPECTION_DEPTH = 20
 # Fields in one operation or fragment, counted through fragments.
 MAX_FIELDS = 500
 # Top-level fields (aliases included) of one operation, through fragments.
@@ -60,6 +72,24 @@ MAX_FRAGMENTS = 100
 # A field costs 1 plus its page size (`first`/`last`) times the cost below it.
 MAX_COST = 2_000
 PAGE_ARGUMENTS = ("first", "last")
+
+# Top-level fields that enter the introspection types.
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+# Fields of __Schema, __Type, __Field, __InputValue, __EnumValue and __Directive
+# (graphql-core 2's and the current specification's, for newer clients).
+INTROSPECTION_FIELDS = frozenset(
+    {
+        "__typename",
+        *("description", "types", "queryType", "mutationType", "subscriptionType"),
+        *("directives", "kind", "name", "fields", "interfaces", "possibleTypes"),
+        *("enumValues", "inputFields", "ofType", "specifiedByURL", "specifiedByUrl"),
+        *("isOneOf", "args", "type", "isDeprecated", "deprecationReason"),
+        *("defaultValue", "locations", "isRepeatable"),
+        *("onOperation", "onFragment", "onField"),
+    }
+)
+# The field that costs no `MAX_DEPTH` level along an introspection path.
+UNWRAPPING_FIELD = "ofType"
 
 _OPENING = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSING = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
@@ -196,11 +226,29 @@ def select_operation(
     return operations[0]
 
 
+# Where a selection set sits, for depth: a field's context decides whether it
+# costs a `MAX_DEPTH` level and in which context its own selection set sits.
+_REAL, _ROOT, _INTROSPECTION = 0, 1, 2
+_CONTEXTS = (_REAL, _ROOT, _INTROSPECTION)
+
+
+def _enters(context: int, name: str) -> int:
+    """Return the context that the selection set of field `name` sits in."""
+    if context == _ROOT and name in INTROSPECTION_ROOTS:
+        return _INTROSPECTION
+    if context == _INTROSPECTION and name in INTROSPECTION_FIELDS:
+        return _INTROSPECTION
+    return _REAL
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What a selection set amounts to once its fragments are expanded."""
 
-    depth: int  # levels of fields
+    # Per context (`_REAL`, `_ROOT`, `_INTROSPECTION`): the most levels of
+    # fields any path has that count towards MAX_DEPTH, and all its levels.
+    # In `_REAL` context both are the plain depth.
+    depths: tuple[tuple[int, int], ...]
     nesting: int  # selection sets, inline fragments and spreads entered
     cost: int  # capped at MAX_COST + 1
     fields: int
@@ -318,7 +366,9 @@ class _Measure:
     def selection_set(self, selection_set: ast.SelectionSet) -> _Shape:
         # Recursion over nested selection sets only (bounded by the scan);
         # fragments are looked up, never walked again.
-        depth = nesting = cost = fields = 0
+        nesting = cost = fields = 0
+        depths = [(0, 0)] * len(_CONTEXTS)
+        has_leaf = False  # a leaf is one level in every context
         names: dict[str, int] = {}
         for selection in selection_set.selections:
             if isinstance(selection, ast.Field):
@@ -331,9 +381,12 @@ class _Measure:
                 names[response] = names.get(response, 0) + 1
                 fields += 1
                 cost += 1
-                depth = max(depth, 1)
+                name = selection.name.value
+                if child is None and name != UNWRAPPING_FIELD:
+                    has_leaf = True
+                else:
+                    depths = _field_depths(depths, name, child)
                 if child is not None:
-                    depth = max(depth, 1 + child.depth)
                     nesting = max(nesting, child.nesting)
                     cost += self._page_size(selection) * child.cost
                     fields += child.fields
@@ -342,7 +395,12 @@ class _Measure:
                 child = self.fragments[selection.name.value]
             else:
                 child = self.selection_set(selection.selection_set)
-            depth = max(depth, child.depth)
+            depths = [
+                (max(counted, child_counted), max(length, child_length))
+                for (counted, length), (child_counted, child_length) in zip(
+                    depths, child.depths, strict=True
+                )
+            ]
             nesting = max(nesting, child.nesting)
             cost += child.cost
             fields += child.fields
@@ -350,8 +408,10 @@ class _Measure:
                 break  # refused below; no need to merge more names
             for response, count in child.names.items():
                 names[response] = names.get(response, 0) + count
+        if has_leaf:
+            depths = [(max(counted, 1), max(length, 1)) for counted, length in depths]
         shape = _Shape(
-            depth=depth,
+            depths=tuple(depths),
             nesting=nesting + 1,
             cost=min(cost, MAX_COST + 1),
             fields=fields,
@@ -359,6 +419,18 @@ class _Measure:
         )
         _check_shape(shape)
         return shape
+
+
+def _field_depths(
+    depths: list[tuple[int, int]], name: str, child: _Shape | None
+) -> list[tuple[int, int]]:
+    """`depths` of a selection set once field `name` (selecting `child`) is added."""
+    added = []
+    for context, (counted, length) in enumerate(depths):
+        level = 0 if context == _INTROSPECTION and name == UNWRAPPING_FIELD else 1
+        below = (0, 0) if child is None else child.depths[_enters(context, name)]
+        added.append((max(counted, level + below[0]), max(length, 1 + below[1])))
+    return added
 
 
 def _check_shape(shape: _Shape) -> None:
@@ -397,9 +469,16 @@ def check_limits(
         if not isinstance(definition, ast.OperationDefinition):
             continue
         shape = measure.selection_set(definition.selection_set)
-        if shape.depth > MAX_DEPTH:
+        counted, length = shape.depths[_ROOT]
+        if counted > MAX_DEPTH:
             raise QueryRefused(
                 "QUERY_TOO_DEEP", f"The query is nested deeper than {MAX_DEPTH} levels."
+            )
+        if length > MAX_INTROSPECTION_DEPTH:
+            raise QueryRefused(
+                "QUERY_TOO_DEEP",
+                "The introspection query is nested deeper than "
+                f"{MAX_INTROSPECTION_DEPTH} levels.",
             )
         if sum(shape.names.values()) > MAX_ROOT_FIELDS:
             raise QueryRefused(
