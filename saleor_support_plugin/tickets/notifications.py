@@ -12,7 +12,7 @@ from ..notifications.kinds import NotificationKind
 from ..notifications.services import create_ticket_notification
 from .email_threading import reply_address
 from .guest import make_ticket_link_token
-from .models import InboundEmail, Ticket, TicketMessage
+from .models import AuthorKind, InboundEmail, Ticket, TicketMessage
 
 
 def ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
@@ -55,15 +55,35 @@ def _context(
     }
 
 
+def _user_of(user_id: str | None) -> Any:
+    if not user_id:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+# Saleor's User and Django's have these; the name is left empty when both are.
+_NAME_PARTS = ("first_name", "last_name")
+
+
+def opened_by(message: TicketMessage) -> dict[str, str] | None:
+    """Return the staff member who opened a ticket for a customer; None when the customer did."""
+    if message.author_kind != AuthorKind.STAFF:
+        return None
+    user = _user_of(message.author_user_id)
+    parts = (str(getattr(user, key, "") or "").strip() for key in _NAME_PARTS)
+    return {
+        "name": " ".join(part for part in parts if part),
+        "email": message.author_email,
+    }
+
+
 def customer_first_name(ticket: Ticket) -> str:
     """Return the first name on the ticket's order, else on the customer's account."""
     if ticket.order is not None and ticket.order.customer_first_name:
         return ticket.order.customer_first_name
-    if not ticket.customer_user_id:
-        return ""
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(pk=ticket.customer_user_id).first()
+    user = _user_of(ticket.customer_user_id)
     return str(getattr(user, "first_name", "") or "") if user is not None else ""
 
 
@@ -103,11 +123,14 @@ def _order_id(ticket: Ticket) -> str | None:
 def notify_ticket_created(
     ticket: Ticket, message: TicketMessage, settings: SupportSettings
 ) -> None:
+    """Tell staff of a new ticket; one staff opened for a customer names them both."""
+    context = _context(ticket, message, settings, link=False)
+    context["ticket"]["opened_by"] = opened_by(message)
     create_ticket_notification(
         kind=NotificationKind.TICKET_CREATED,
         key=f"ticket-created:{ticket.pk}",
         recipients=_staff_recipients(ticket, settings),
-        context=_context(ticket, message, settings, link=False),
+        context=context,
         order_id=_order_id(ticket),
         language_code="en",
         settings=settings,
