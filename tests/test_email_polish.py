@@ -58,8 +58,8 @@ def test_ticket_emails_go_out_with_proactive_order_updates_off(
     # then staff got the new ticket, the customer the reply, and the order update was held back
     mails = smtp_server.wait_for(2)
     assert [(mail.envelope_to, mail.subject) for mail in mails] == [
-        (("team@acme.example",), f"New ticket #{ticket.number}: Where is my parcel?"),
-        (("alice@example.com",), f"[#{ticket.number}] Where is my parcel?"),
+        (("team@acme.example",), f"New ticket T-{ticket.number}: Where is my parcel?"),
+        (("alice@example.com",), f"[T-{ticket.number}] Where is my parcel?"),
     ]
     confirmed = Notification.objects.get(order_id=str(order.pk), kind="confirmed")
     assert confirmed.status == NotificationStatus.SUPPRESSED

@@ -38,7 +38,7 @@ def test_ticket_staff_opened_for_a_customer_names_the_staff_member_and_the_custo
     (mail,) = smtp_server.wait_for(1)
     assert mail.envelope_to == ("team@acme.example",)
     opened = (
-        f"Bob Admin (admin@example.com) opened ticket #{number} "
+        f"Bob Admin (admin@example.com) opened ticket T-{number} "
         "for alice@example.com about order #1042:"
     )
     assert mail.body("plain").splitlines()[0] == opened
@@ -67,7 +67,7 @@ def test_ticket_staff_opened_without_a_name_names_the_staff_address(
     # then
     (mail,) = smtp_server.wait_for(1)
     assert mail.body("plain").splitlines()[0] == (
-        f"staff@example.com opened ticket #{number} for alice@example.com "
+        f"staff@example.com opened ticket T-{number} for alice@example.com "
         "about order #1042:"
     )
 
@@ -89,6 +89,6 @@ def test_ticket_customer_opened_keeps_the_wording(
 
     # then
     (mail,) = smtp_server.wait_for(1)
-    opened = f"alice@example.com opened ticket #{number} about order #1042:"
+    opened = f"alice@example.com opened ticket T-{number} about order #1042:"
     assert mail.body("plain").splitlines()[0] == opened
     assert f"<p>{opened}</p>" in mail.body("html")

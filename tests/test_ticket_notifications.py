@@ -43,7 +43,7 @@ def test_new_ticket_emails_the_support_team(
         ("team@acme.example",),
     ]
     assert {mail.subject for mail in mails} == {
-        f"New ticket #{number}: Where is my parcel?"
+        f"New ticket T-{number}: Where is my parcel?"
     }
     assert "alice@example.com opened ticket" in mails[0].body("plain")
     assert "It has been a week." in mails[0].body("plain")
@@ -81,7 +81,7 @@ def test_staff_reply_emails_the_customer_with_a_link_that_opens_only_that_ticket
     # then the customer gets one email with the reply and a link
     (mail,) = smtp_server.wait_for(1)
     assert mail.envelope_to == ("alice@example.com",)
-    assert mail.subject == f"[#{ticket.number}] Zipper"
+    assert mail.subject == f"[T-{ticket.number}] Zipper"
     assert "A new one is on its way." in mail.body("plain")
     assert "internal only" not in mail.body("plain")
     match = re.search(r"\?token=(\S+)", mail.body("plain"))
@@ -139,7 +139,7 @@ def test_customer_reply_emails_the_assignee(
         )
     (mail,) = smtp_server.wait_for(1)
     assert mail.envelope_to == ("staff@example.com",)
-    assert mail.subject.startswith(f"Customer replied on #{ticket.number}")
+    assert mail.subject.startswith(f"Customer replied on T-{ticket.number}")
 
 
 def test_ticket_replies_are_not_suppressed_by_a_shipping_opt_out(

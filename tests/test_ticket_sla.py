@@ -101,7 +101,7 @@ def test_breach_is_marked_and_reported_once(
     assert mail.envelope_to == ("team@acme.example",)
     assert (
         mail.subject
-        == f"SLA breached: first response on #{ticket.number} Where is my parcel?"
+        == f"SLA breached: first response on T-{ticket.number} Where is my parcel?"
     )
     assert Notification.objects.filter(kind="ticket_sla_breach").count() == 1
 

@@ -243,6 +243,10 @@ class SupportAssignee(graphene.ObjectType):
 class SupportTicket(graphene.ObjectType):
     id = graphene.ID(required=True, description="Global ID (`SupportTicket:<uuid>`).")
     number = graphene.Int(required=True, description="Human-readable ticket number.")
+    reference = graphene.String(
+        required=True,
+        description="The number as people say it, `T-<number>`: never like an order's.",
+    )
     subject = graphene.String(required=True, description="Subject line.")
     status = graphene.Field(TicketStatusEnum, required=True, description="Status.")
     priority = graphene.Field(

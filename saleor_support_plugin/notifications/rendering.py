@@ -84,7 +84,7 @@ def render_email(
     settings: SupportSettings,
 ) -> RenderedEmail:
     language = resolve_language(language_code, kind)
-    context = _mark_safe_html(kind, context)
+    context = _with_ticket_reference(_mark_safe_html(kind, context))
     subject_template = stored_template(
         f"{kind.value}_subject", settings.subject_override(kind)
     ) or _builtin(language, kind, "subject")
@@ -125,6 +125,17 @@ def _mark_safe_html(kind: NotificationKind, context: dict[str, Any]) -> dict[str
             if isinstance(target.get(leaf), str):
                 target[leaf] = SafeHtml(target[leaf])
     return marked
+
+
+def _with_ticket_reference(context: dict[str, Any]) -> dict[str, Any]:
+    """Give rows written before `ticket.reference` existed their reference (T-<number>)."""
+    from ..tickets.models import ticket_reference  # late: tickets import this module
+
+    ticket = context.get("ticket")
+    if isinstance(ticket, dict) and "reference" not in ticket and "number" in ticket:
+        reference = ticket_reference(ticket["number"])
+        return {**context, "ticket": {**ticket, "reference": reference}}
+    return context
 
 
 # Characters that would reorder or hide text in a subject line: C0/C1 controls and

@@ -51,6 +51,10 @@ class TicketCategory(models.TextChoices):
     OTHER = "other", "Other"
 
 
+def ticket_reference(number: int) -> str:
+    return f"T-{number}"
+
+
 class Ticket(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.BigIntegerField(
@@ -120,7 +124,12 @@ class Ticket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.number} {self.subject}"
+        return f"{self.reference} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        """How people name the ticket: never mistaken for an order number (#1001)."""
+        return ticket_reference(self.number)
 
 
 class AuthorKind(models.TextChoices):

@@ -37,6 +37,7 @@ def _context(
     return {
         "ticket": {
             "number": ticket.number,
+            "reference": ticket.reference,
             "subject": ticket.subject,
             "status": ticket.status,
         },

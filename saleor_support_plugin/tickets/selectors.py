@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,8 @@ from ..conf import SupportSettings
 from ..core.errors import SupportErrorCode, error
 from .models import Ticket, TicketMessage
 from .sla import DONE_STATUSES, sla_breached_q
+
+TICKET_REFERENCE = re.compile(r"^T-?(\d{1,18})$", re.IGNORECASE)
 
 
 def visible_tickets(
@@ -148,9 +151,14 @@ def filter_tickets(
             .filter(document=query)
             .values("ticket_id")
         )
+        found = Q(subject_document=query) | Q(pk__in=matching_messages)
+        reference = TICKET_REFERENCE.match(spec.search.strip())
+        if reference:
+            # An agent pasting "T-1042" from an email means that ticket.
+            found |= Q(number=int(reference.group(1)))
         tickets = tickets.annotate(
             subject_document=SearchVector("subject", config="simple")
-        ).filter(Q(subject_document=query) | Q(pk__in=matching_messages))
+        ).filter(found)
     return tickets
 
 

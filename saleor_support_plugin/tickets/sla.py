@@ -33,6 +33,7 @@ def _breach_context(ticket: Ticket, what: str, due: datetime) -> dict:
     return {
         "ticket": {
             "number": ticket.number,
+            "reference": ticket.reference,
             "subject": ticket.subject,
             "status": ticket.status,
             "priority": ticket.priority,

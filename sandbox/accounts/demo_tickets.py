@@ -6,7 +6,12 @@ from saleor_support_plugin.auth import requestor_from_user
 from saleor_support_plugin.orders.models import OrderSnapshot
 from saleor_support_plugin.ports import load_settings
 from saleor_support_plugin.tickets import services
-from saleor_support_plugin.tickets.models import Macro, RoutingRule, Ticket
+from saleor_support_plugin.tickets.models import (
+    Macro,
+    RoutingRule,
+    Ticket,
+    ticket_reference,
+)
 
 
 def seed_tickets(users: dict[str, object]) -> list[str]:
@@ -36,7 +41,8 @@ def seed_tickets(users: dict[str, object]) -> list[str]:
         )
     if Ticket.objects.filter(customer_email="alice@example.com").exists():
         return [
-            f"#{number}" for number in Ticket.objects.values_list("number", flat=True)
+            ticket_reference(number)
+            for number in Ticket.objects.values_list("number", flat=True)
         ]
     order = OrderSnapshot.objects.filter(number="1001").first()
     where = services.ticket_create(
@@ -60,4 +66,4 @@ def seed_tickets(users: dict[str, object]) -> list[str]:
         ticket=damaged,
         body="Sorry! A replacement is on its way.",
     )
-    return [f"#{where.number}", f"#{damaged.number}"]
+    return [where.reference, damaged.reference]
