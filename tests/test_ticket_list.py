@@ -146,6 +146,8 @@ def test_filters(staff_api_client, staff_user, support_config):
     assert len(list_numbers({"unassigned": True})) == 5
     assert list_numbers({"search": "zipper"}) == [102]
     assert list_numbers({"search": "latest 4"}) == [104]  # words in a message
+    assert list_numbers({"search": "T-103"}) == [103]  # the reference from an email
+    assert list_numbers({"search": "t103"}) == [103]
     assert list_numbers({"customerEmail": "carol@example.com"}) == [103]
     assert list_numbers({"orderNumber": "#7005"}) == [105]
 
