@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,6 +21,9 @@ class ReceivedMail:
     envelope_from: str
     envelope_to: tuple[str, ...]
     message: EmailMessage
+    raw: bytes = field(
+        default=b"", repr=False
+    )  # the DATA bytes, as the client sent them
 
     @property
     def subject(self) -> str:
@@ -60,12 +65,27 @@ class _Handler:
                 # The client vanished before we accepted: like a real MTA, keep nothing.
                 self.sink.dropped += 1
                 return "451 Connection lost before acceptance"
-        message = email.message_from_bytes(
-            envelope.original_content or envelope.content, policy=email.policy.default
-        )
-        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message)
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):  # only with decode_data=True, which we never set
+            raw = raw.encode("utf-8", errors="surrogateescape")
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message, raw)
         self.sink._store(mail)
         return "250 Message accepted for delivery"
+
+
+def new_run_maildir(root: Path) -> Path:
+    """Create a folder of its own for one run's mail under `root`; earlier runs' stay."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        path = root / f"{stamp}-{os.getpid()}{suffix}"
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return path
+    raise RuntimeError(f"Could not create a new mail folder in {root}.")
 
 
 def free_port() -> int:
@@ -82,6 +102,7 @@ class SmtpSink:
         self.port = port or free_port()
         self.maildir = maildir
         self.messages: list[ReceivedMail] = []
+        self.saved = 0  # files written to maildir; unlike `messages`, never reset
         self.data_delay = 0.0  # seconds to wait before accepting a message
         self.dropped = 0  # messages whose client disconnected before acceptance
         self.data_started = 0  # DATA commands received (accepted or not)
@@ -114,11 +135,22 @@ class SmtpSink:
         with self._arrived:
             self.messages.append(mail)
             if self.maildir is not None:
-                self.maildir.mkdir(parents=True, exist_ok=True)
-                (self.maildir / f"{len(self.messages):05d}.eml").write_bytes(
-                    mail.message.as_bytes()
-                )
+                self._save(mail.raw)
             self._arrived.notify_all()
+
+    def _save(self, raw: bytes) -> None:
+        # The bytes as received (re-serializing would rewrite headers such as an
+        # encoded List-Unsubscribe); "xb" never overwrites a file already there.
+        assert self.maildir is not None
+        self.maildir.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.saved += 1
+            try:
+                with open(self.maildir / f"{self.saved:05d}.eml", "xb") as handle:
+                    handle.write(raw)
+                return
+            except FileExistsError:
+                continue
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
         """Block until at least `count` messages arrived (or the timeout passed)."""
