@@ -82,8 +82,10 @@ def run(command: str, env: dict[str, str], url: str) -> str:
 def test_readme_sandbox_commands_work_as_printed(sandbox):
     # given the README's commands, in the order it prints them
     commands = shell_commands()
+    assert commands[0] == (
+        "STAFF_TOKEN=$(./dev manage sandbox_token admin@example.com)"
+    )
     assert [c.split()[2] for c in commands if c.startswith("./dev manage")] == [
-        "sandbox_token",
         "carrier_event",
         "carrier_event",
         "carrier_event",
