@@ -396,10 +396,13 @@ def _orphaned_celery_group(pid_file: Path) -> int | None:
 
 
 def _print_banner(host: str, port: int, smtp_url: str, maildir: Path) -> None:
+    from django.conf import settings as django_settings
     from django.contrib.auth import get_user_model
 
     from saleor_support_plugin import PLUGIN_ID
+    from saleor_support_plugin.ports import load_settings
 
+    from .accounts.demo_orders import demo_orders
     from .accounts.tokens import create_access_token
 
     base = f"http://{host}:{port}/plugins/global/{PLUGIN_ID}"
@@ -407,6 +410,9 @@ def _print_banner(host: str, port: int, smtp_url: str, maildir: Path) -> None:
     staff_token = create_access_token(users.get(email="admin@example.com"))
     customer_token = create_access_token(users.get(email="alice@example.com"))
     query = '{"query": "{ supportVersion supportRequestor { kind email } }"}'
+    settings = load_settings()
+    public_url = django_settings.PUBLIC_URL
+    orders = "\n".join(f"  {order.describe()}" for order in demo_orders())
     sys.stdout.write(
         f"""
 Saleor support plugin sandbox
@@ -426,6 +432,14 @@ Try:
   curl -s {base}/graphql/ -H 'Content-Type: application/json' \\
     -H 'Authorization: Bearer {staff_token}' \\
     -d '{query}'
+
+Demo orders (number, Saleor order ID, customer):
+{orders}
+
+Carrier:  ./dev manage carrier_event DEMO-1001 out_for_delivery   (then exception, delivered)
+Inbound:  ./dev manage inbound_email alice@example.com "Where is my parcel?"
+          (inbox {settings.inbound_email_address}, signed with the sandbox's inbound secret)
+Ticket links in emails open {public_url}/storefront/tickets/<id>/?token=…
 
 Stop: Ctrl-C here, or `./dev stop` from another shell (that also stops PostgreSQL and Redis).
 """

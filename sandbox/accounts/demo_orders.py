@@ -92,6 +92,19 @@ def seed_orders(users: dict[str, object]) -> list[DemoOrder]:
     ]
 
 
+def demo_orders() -> list[DemoOrder]:
+    """Return the seeded demo orders, for the banner."""
+    states = {
+        1001: "shipped, tracking number DEMO-1001",
+        1002: "confirmed, German",
+        1003: "cancelled, placed without an account",
+    }
+    return [
+        DemoOrder(order, states[order.number])
+        for order in Order.objects.filter(number__in=states).order_by("number")
+    ]
+
+
 @dataclass(frozen=True)
 class DemoOrder:
     order: Order
