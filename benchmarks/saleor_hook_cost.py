@@ -13,7 +13,8 @@ number, `notifyCustomer: false`) through Django's test Client on `/graphql/`
 with a staff JWT. The plugin's global `PluginConfiguration` row is switched
 on/off before each sample in ABBA order (Saleor's plugin manager reads that row
 on every request, so no cache is involved). Then a few more samples per state
-run under `CaptureQueriesContext` to count statements, and the hooks are called
+run under `CaptureQueriesContext` to count statements (per hook: inside the
+call and in the on-commit callbacks it registered), and every hook is called
 directly with fresh Saleor objects. The script raises stock in the database it
 runs on and leaves the orders it makes there.
 """
@@ -259,15 +260,32 @@ def _p(values: list[float], q: float) -> float:
 
 
 class HookStatements:
-    """Counts the statements run inside each of the plugin's hook methods."""
+    """Counts the statements each of the plugin's hook methods causes.
+
+    `in_call`: statements run inside the hook method. `deferred`: statements of
+    the on-commit callbacks the hook registered (a hook called inside a
+    transaction defers its INSERT to the commit), counted when they run.
+    """
 
     def __init__(self) -> None:
         from django.db import connection
 
         from saleor_support_plugin.plugin import SupportPlugin
 
-        self.per_call: dict[str, list[int]] = defaultdict(list)
+        self.in_call: dict[str, list[int]] = defaultdict(list)
+        self.deferred: dict[str, list[int]] = defaultdict(list)
         self.current: dict[str, int] = defaultdict(int)
+
+        def counted(name: str, func: Callable[[], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                before = len(connection.queries)
+                try:
+                    return func()
+                finally:
+                    self.deferred[name].append(len(connection.queries) - before)
+
+            return run
+
         for name in HOOK_NAMES:
             original = getattr(SupportPlugin, name)
 
@@ -279,14 +297,32 @@ class HookStatements:
                 **kw: Any,
             ) -> Any:
                 before = len(connection.queries)
+                registered = len(connection.run_on_commit)
                 try:
                     return _hook(plugin, *args, **kw)
                 finally:
-                    count = len(connection.queries) - before
-                    self.per_call[_name].append(count)
+                    self.in_call[_name].append(len(connection.queries) - before)
                     self.current[_name] += 1
+                    callbacks = connection.run_on_commit
+                    for i in range(registered, len(callbacks)):
+                        # (savepoint ids, callback, robust) in Django 5
+                        entry: list[Any] = list(callbacks[i])
+                        entry[1] = counted(_name, entry[1])
+                        callbacks[i] = tuple(entry)
 
             setattr(SupportPlugin, name, wrapper)
+
+    def describe(self, name: str) -> str:
+        def span(values: list[int]) -> str:
+            if not values:
+                return "0"
+            low, high = min(values), max(values)
+            return f"{low}" if low == high else f"{low}–{high}"
+
+        text = f"{span(self.in_call[name])} SQL in call"
+        if self.deferred[name]:
+            text += f", {span(self.deferred[name])} after commit"
+        return text
 
 
 def _captured(
@@ -335,47 +371,69 @@ def _captured(
 
 
 def _direct_hooks(out: Any) -> None:
-    """Call the hooks directly with fresh Saleor objects, rolled back."""
+    """Call every hook of the plugin with fresh Saleor objects, in a rolled-back transaction.
+
+    Inside a transaction a hook defers its INSERT to the commit: the callbacks
+    it registered are taken out and run at once, under their own capture.
+    """
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from saleor.order.models import Fulfillment, Order
+    from saleor.plugins.manager import get_plugins_manager
 
-    from saleor_support_plugin.saleor import hooks
+    from saleor_support_plugin import PLUGIN_ID
 
+    _set_active(True)
+    plugin = get_plugins_manager(allow_replica=False).get_plugin(PLUGIN_ID)
     orders = list(
         Order.objects.exclude(status="draft").values_list("pk", flat=True)[:20]
     )
     fulfillments = list(Fulfillment.objects.values_list("pk", flat=True)[:20])
-    cases = [
-        ("order_confirmed", hooks.order_confirmed, Order, orders),
-        ("order_updated", hooks.order_updated, Order, orders),
-        ("fulfillment_created", hooks.fulfillment_created, Fulfillment, fulfillments),
-        (
-            "tracking_number_updated",
-            hooks.tracking_number_updated,
-            Fulfillment,
-            fulfillments,
-        ),
-    ]
     out.write(
-        f"\n{'hook called directly':<25}{'calls':>6}{'SQL min':>9}{'SQL max':>9}  statements\n"
+        f"\n{'hook called directly':<25}{'calls':>6}{'SQL in call':>12}"
+        f"{'after commit':>13}  statements after commit\n"
     )
-    for name, hook, model, pks in cases:
-        counts: list[int] = []
+    for name in HOOK_NAMES:
+        model, pks = (
+            (Fulfillment, fulfillments)
+            if name.startswith(("fulfillment_", "tracking_"))
+            else (Order, orders)
+        )
+        in_call: list[int] = []
+        after: list[int] = []
         kinds: set[str] = set()
         for pk in pks:
             subject = model.objects.get(pk=pk)
             with transaction.atomic():
+                registered = len(connection.run_on_commit)
                 with CaptureQueriesContext(connection) as queries:
-                    hook(subject)
-                counts.append(len(queries.captured_queries))
-                kinds.update(q["sql"].split()[0] for q in queries.captured_queries)
+                    getattr(plugin, name)(subject, None)
+                in_call.append(len(queries.captured_queries))
+                callbacks = connection.run_on_commit[registered:]
+                del connection.run_on_commit[registered:]
+                with CaptureQueriesContext(connection) as queries:
+                    for entry in callbacks:
+                        entry[1]()
+                after.append(len(queries.captured_queries))
+                kinds.update(
+                    " ".join(q["sql"].split()[:3]) for q in queries.captured_queries
+                )
                 transaction.set_rollback(True)
-        if counts:
+        if pks:
             out.write(
-                f"{name:<25}{len(pks):>6}{min(counts):>9}{max(counts):>9}  {','.join(sorted(kinds))}\n"
+                f"{name:<25}{len(pks):>6}{_span(in_call):>12}{_span(after):>13}"
+                f"  {', '.join(sorted(kinds)) or '-'}\n"
             )
-    out.write("(SQL includes SAVEPOINT/RELEASE: the hooks run in a savepoint here.)\n")
+    _set_active(False)
+    out.write(
+        "(The hooks run in the transaction, so their INSERT is deferred; its own "
+        "enqueue is dropped with the rollback.)\n"
+    )
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}–{high}"
 
 
 def main() -> None:
@@ -397,7 +455,9 @@ def main() -> None:
 
     if settings.DEBUG:
         sys.exit("DEBUG must be off.")
-    if "saleor_support_plugin.plugin.SupportPlugin" not in settings.PLUGINS:
+    if "saleor_support_plugin.plugin.SupportPlugin" not in getattr(
+        settings, "PLUGINS", []
+    ):
         sys.exit("The plugin is not installed in this Saleor environment.")
     channel = Channel.objects.get(slug=args.channel)
     channel_id = Node.to_global_id("Channel", channel.pk)
@@ -453,12 +513,7 @@ def main() -> None:
         fired = counted[True][mutation]["fired"]
         parts = []
         for name, calls in sorted(fired.items()):
-            per_call = hooks.per_call[name]
-            parts.append(
-                f"{name} ×{calls:g} ({min(per_call)}–{max(per_call)} SQL)"
-                if min(per_call) != max(per_call)
-                else f"{name} ×{calls:g} ({per_call[0]} SQL)"
-            )
+            parts.append(f"{name} ×{calls:g} ({hooks.describe(name)})")
         out.write(f"  {mutation}: {', '.join(parts) or 'none'}\n")
 
     _direct_hooks(out)
