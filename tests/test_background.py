@@ -11,7 +11,7 @@ from saleor_support_plugin.orders import services
 from saleor_support_plugin.saleor import hooks
 from sandbox import celery_app
 
-from .factories import SaleorOrderFactory
+from .factories import SaleorOrderFactory, fulfill, set_status
 
 
 @pytest.fixture
@@ -60,3 +60,62 @@ def test_parsing_settings_does_not_parse_templates():
         validate_configuration(configuration)
     assert list(exc_info.value.message_dict) == ["delivered_template"]
     assert handlebars.cache_info().misses > after.misses
+
+
+def test_the_hooks_of_one_mutation_share_one_publish(
+    db, monkeypatch, real_broker_mode, django_capture_on_commit_callbacks
+):
+    # given a publisher we can count
+    import time
+
+    published = []
+    monkeypatch.setattr(services, "enqueue_processing", published.append)
+    order = SaleorOrderFactory.create()
+    fulfillment = fulfill(order, tracking_number="ONE-1")
+    # when orderFulfill's hooks run after Saleor's commit
+    with django_capture_on_commit_callbacks(execute=True):
+        hooks.tracking_number_updated(fulfillment)
+        hooks.fulfillment_created(fulfillment)
+        hooks.order_fulfilled(order)
+        hooks.order_updated(order)
+    deadline = time.monotonic() + 5
+    while not published and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # would more publishes follow?
+    # then four events are recorded and one task is published for them
+    assert services.OrderEvent.objects.filter(order_id=str(order.pk)).count() == 4
+    assert len(published) == 1
+    # and a later change publishes again
+    with django_capture_on_commit_callbacks(execute=True):
+        hooks.order_updated(order)
+    deadline = time.monotonic() + 5
+    while len(published) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(published) == 2
+
+
+def test_a_task_for_a_processed_event_still_reconciles_its_order(
+    db, support_config, django_capture_on_commit_callbacks
+):
+    # given an order's first event processed, and a second whose publish it absorbed
+    from saleor_support_plugin.notifications.models import Notification
+    from saleor_support_plugin.ports import load_settings
+
+    order = SaleorOrderFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        hooks.order_confirmed(order)
+    first = services.OrderEvent.objects.get(order_id=str(order.pk))
+    assert first.processed_at is not None
+    set_status(order, "canceled")
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        hooks.order_cancelled(order)
+    for insert in after_commit:
+        with django_capture_on_commit_callbacks(execute=False):
+            insert()  # recorded; its own publish dropped (absorbed)
+    # when the first event's task runs (again)
+    services.process_event(first.idempotency_key, settings=load_settings())
+    # then the order's pending event was reconciled too
+    assert Notification.objects.filter(
+        order_id=str(order.pk), kind="cancelled"
+    ).exists()
+    assert not services.OrderEvent.objects.filter(processed_at__isnull=True).exists()

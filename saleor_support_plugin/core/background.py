@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ _queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue(
 )
 _lock = threading.Lock()
 _owner_pid: int | None = None
+# Keys of coalesced work queued and not yet started (see in_background_once).
+_pending: set[str] = set()
+# How long coalesced work waits for more of the same: the hooks of one Saleor
+# mutation arrive within a few milliseconds of each other.
+COALESCE_SECONDS = 0.02
 
 
 def _work() -> None:
@@ -44,6 +50,7 @@ def _ensure_thread() -> None:
     with _lock:
         # A forked worker (gunicorn, Celery prefork) does not inherit the thread.
         if _owner_pid != os.getpid():
+            _pending.clear()  # a fork's copy names work its parent's thread owns
             threading.Thread(
                 target=_work, name="support-plugin-publisher", daemon=True
             ).start()
@@ -61,4 +68,37 @@ def in_background(func: Callable[..., Any], *args: Any) -> None:
     try:
         _queue.put_nowait((func, args))
     except queue.Full:
+        logger.warning("Publisher queue is full; the sweeper will dispatch the rest.")
+
+
+def in_background_once(key: str, func: Callable[..., Any], *args: Any) -> None:
+    """Like `in_background`, but work for `key` already queued absorbs this call.
+
+    For work that covers everything pending when it runs (reconciling an
+    order): the hooks of one mutation then publish one task, not one each.
+    The key is released just before the work starts, so a later call queues
+    the work again and nothing that arrives is left uncovered.
+    """
+    if current_app.conf.task_always_eager or not getattr(
+        django_settings, "SUPPORT_PUBLISH_IN_BACKGROUND", True
+    ):
+        func(*args)
+        return
+    _ensure_thread()
+    with _lock:
+        if key in _pending:
+            return
+        _pending.add(key)
+
+    def run() -> None:
+        time.sleep(COALESCE_SECONDS)
+        with _lock:
+            _pending.discard(key)
+        func(*args)
+
+    try:
+        _queue.put_nowait((run, ()))
+    except queue.Full:
+        with _lock:
+            _pending.discard(key)
         logger.warning("Publisher queue is full; the sweeper will dispatch the rest.")

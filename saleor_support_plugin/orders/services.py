@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from ..conf import SupportSettings
-from ..core.background import in_background
+from ..core.background import in_background, in_background_once
 from ..notifications.kinds import NotificationKind
 from .locks import lock_order
 from .models import (
@@ -154,7 +154,16 @@ def record_event(
         )
         inserted = cursor.fetchone() is not None
     if inserted:
-        transaction.on_commit(lambda: in_background(enqueue_processing, key))
+        if order_id and type in HOOK_EVENT_TYPES:
+            # One task reconciles every pending event of the order: the hooks of
+            # one mutation share one publish.
+            transaction.on_commit(
+                lambda: in_background_once(
+                    f"reconcile:{order_id}", enqueue_processing, key
+                )
+            )
+        else:
+            transaction.on_commit(lambda: in_background(enqueue_processing, key))
     return inserted
 
 
@@ -229,13 +238,16 @@ def _process_event(key: str, *, settings: SupportSettings) -> list[Any]:
         .only("type", "order_id", "processed_at")
         .first()
     )
-    if event is None or event.processed_at is not None:
+    if event is None:
         return []
     if OrderEventType(event.type) in HOOK_EVENT_TYPES:
         if not event.order_id:
             raise ValueError("a hook event without an order id")
-        # Processes every pending hook event of the order, this one included.
+        # Every pending hook event of the order, this one included, even when
+        # this one is done: its publish may stand for later ones (in_background_once).
         return reconcile_order(event.order_id, settings=settings).notifications
+    if event.processed_at is not None:
+        return []
     return _process_fact(key, settings=settings)
 
 
