@@ -68,7 +68,7 @@ def test_the_hooks_of_one_mutation_share_one_publish(
     # given a publisher we can count
     import time
 
-    published = []
+    published: list[str] = []
     monkeypatch.setattr(services, "enqueue_processing", published.append)
     order = SaleorOrderFactory.create()
     fulfillment = fulfill(order, tracking_number="ONE-1")
