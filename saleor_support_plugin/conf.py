@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +26,7 @@ from django.core.validators import validate_email
 
 from .core import handlebars
 from .core.handlebars import Template, TemplateSyntaxError
-from .notifications.kinds import TICKET_KINDS, NotificationKind
+from .notifications.kinds import PRICE_KINDS, TICKET_KINDS, NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ TICKET_EMAIL_VARIABLES = (
     "reply_to",
 )
 SLA_BREACH_EMAIL_VARIABLES = ("ticket", "breach", "order", "customer_email")
+PRICE_EMAIL_VARIABLES = ("order", "claim", "store")
 TRACKING_URL_VARIABLES = ("tracking_number", "carrier")
 TICKET_URL_VARIABLES = ("ticket_id", "number", "token")
 # The message's HTML is sanitized when it is stored: the one value a merchant's
@@ -192,6 +194,8 @@ def email_template_rules(kind: NotificationKind) -> TemplateRules:
         return TemplateRules(SLA_BREACH_EMAIL_VARIABLES)
     if kind in TICKET_KINDS:
         return TemplateRules(TICKET_EMAIL_VARIABLES, TICKET_RAW_VARIABLES)
+    if kind in PRICE_KINDS:
+        return TemplateRules(PRICE_EMAIL_VARIABLES)
     return TemplateRules(ORDER_EMAIL_VARIABLES)
 
 
@@ -222,6 +226,14 @@ _KIND_SWITCH_HELP = {
     "staff addresses) when a customer replies (needs support tickets on).",
     NotificationKind.TICKET_SLA_BREACH: "Email staff (the assignee, else the support "
     "staff addresses) when a ticket misses its SLA target (needs support tickets on).",
+    NotificationKind.PRICE_REFUNDED: "Email the customer when price protection refunds a "
+    "price difference (needs price protection on; not affected by the opt-out).",
+    NotificationKind.PRICE_CLAIM_RECEIVED: "Confirm to the customer that their price claim "
+    "was received and is being reviewed (needs price protection on).",
+    NotificationKind.PRICE_CLAIM_REJECTED: "Tell the customer their price claim was "
+    "rejected, with the reason staff gave (needs price protection on).",
+    NotificationKind.PRICE_REFUND_MANUAL: "Email the support staff addresses when a price "
+    "refund cannot be made automatically and must be made by hand.",
 }
 
 
@@ -233,7 +245,9 @@ def _kind_switch_help(kind: NotificationKind) -> str:
 
 
 def _built_in_language(kind: NotificationKind) -> str:
-    staff = kind in TICKET_KINDS and kind is not NotificationKind.TICKET_REPLY
+    staff = (
+        kind in TICKET_KINDS and kind is not NotificationKind.TICKET_REPLY
+    ) or kind is NotificationKind.PRICE_REFUND_MANUAL
     return "in English" if staff else "in the order's language"
 
 
@@ -397,6 +411,42 @@ def _sla_policies(raw: Any) -> dict[str, tuple[int, int]]:
     return policies
 
 
+def _amount(raw: Any) -> Decimal:
+    """Parse a non-negative money amount ("0" switches a cap off)."""
+    text = str(raw if raw is not None else "").strip() or "0"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("must be an amount such as 25 or 12.50") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError("must be zero or a positive amount")
+    if value > Decimal("1000000000"):
+        raise ValueError("must be below 1,000,000,000")
+    return value
+
+
+def _metadata_mark(raw: Any) -> tuple[str, str]:
+    """`key: value` (or just `key`): the Saleor metadata that excludes a product."""
+    text = str(raw or "").strip()
+    if not text:
+        return ("", "")
+    key, _, value = text.partition(":")
+    key, value = key.strip(), value.strip().lower()
+    if not key or len(key) > 128 or any(c in key for c in "\r\n"):
+        raise ValueError("must be a metadata key, optionally ': value'")
+    return (key, value)
+
+
+REFUND_METHODS = ("original_payment", "gift_card")
+
+
+def _refund_method(raw: Any) -> str:
+    value = str(raw or "").strip().lower().replace("-", "_").replace(" ", "_")
+    if value not in REFUND_METHODS:
+        raise ValueError("must be original_payment or gift_card")
+    return value
+
+
 def _secret(raw: Any) -> Secret:
     return Secret(_text(raw))
 
@@ -544,6 +594,77 @@ FIELDS: tuple[ConfigField, ...] = (
         "Price-protection window (days)",
         "How many days after purchase a price drop is refunded.",
         _positive_int,
+    ),
+    ConfigField(
+        "price_protection_minimum",
+        FieldType.STRING,
+        "1.00",
+        "Price protection: smallest refund",
+        "A difference below this amount (in the order's currency) is not refunded.",
+        _amount,
+    ),
+    ConfigField(
+        "price_protection_auto_approve_limit",
+        FieldType.STRING,
+        "50",
+        "Price protection: refund without review up to",
+        "A drop in this store's own price is refunded automatically up to this amount per "
+        "claim; a larger one, and every claim about another shop, waits for staff review.",
+        _amount,
+    ),
+    ConfigField(
+        "price_protection_order_cap",
+        FieldType.STRING,
+        "0",
+        "Price protection: cap per order",
+        "Most that price protection refunds on one order in total. 0: no cap (never more "
+        "than the customer paid).",
+        _amount,
+    ),
+    ConfigField(
+        "price_protection_customer_cap",
+        FieldType.STRING,
+        "0",
+        "Price protection: cap per customer per 12 months",
+        "Most that price protection refunds to one customer over a rolling 12 months. "
+        "0: no cap.",
+        _amount,
+    ),
+    ConfigField(
+        "price_protection_exclude_metadata",
+        FieldType.STRING,
+        "price_protection: exclude",
+        "Price protection: exclusion mark",
+        "Products or variants whose Saleor metadata has this key (and value, when given as "
+        "'key: value') are never protected, e.g. clearance or open-box items. Empty: none.",
+        _metadata_mark,
+    ),
+    ConfigField(
+        "price_protection_other_shops",
+        FieldType.BOOLEAN,
+        False,
+        "Price protection: accept other shops' prices",
+        "Let customers claim a lower price they saw in another shop (always reviewed by "
+        "staff). Off: claims must show this store's own price.",
+        _parse_bool,
+    ),
+    ConfigField(
+        "price_protection_refund_method",
+        FieldType.STRING,
+        "original_payment",
+        "Price protection: refund method",
+        "original_payment (back to the card or payment used) or gift_card (a Saleor gift "
+        "card for the amount, emailed to the customer).",
+        _refund_method,
+    ),
+    ConfigField(
+        "price_protection_refund_reason",
+        FieldType.STRING,
+        "",
+        "Price protection: refund reason page",
+        "When your store requires a refund reason, the ID of the page (of the refund-reason "
+        "page type) automatic refunds cite. Empty: no reason reference.",
+        _text,
     ),
     ConfigField(
         "survey_delay_days",
@@ -837,6 +958,14 @@ class SupportSettings:
     support_staff_addresses: tuple[str, ...] = ()
     delay_threshold_days: int = 2
     price_protection_window_days: int = 30
+    price_protection_minimum: Decimal = Decimal("1.00")
+    price_protection_auto_approve_limit: Decimal = Decimal(50)
+    price_protection_order_cap: Decimal = Decimal(0)
+    price_protection_customer_cap: Decimal = Decimal(0)
+    price_protection_exclude_metadata: tuple[str, str] = ("price_protection", "exclude")
+    price_protection_other_shops: bool = False
+    price_protection_refund_method: str = "original_payment"
+    price_protection_refund_reason: str = ""
     survey_delay_days: int = 7
     sla_first_response_hours: int = 24
     sla_resolution_hours: int = 72

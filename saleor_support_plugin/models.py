@@ -8,6 +8,7 @@ from .orders.models import (
     OrderLineSnapshot,
     OrderSnapshot,
 )
+from .price_protection.models import PriceChange, PriceClaim, PriceClaimTransition
 from .tickets.models import InboundEmail, Macro, RoutingRule, Ticket, TicketMessage
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "OrderEvent",
     "OrderLineSnapshot",
     "OrderSnapshot",
+    "PriceChange",
+    "PriceClaim",
+    "PriceClaimTransition",
     "Ticket",
     "TicketMessage",
 ]

@@ -127,3 +127,21 @@ class SupportPlugin(BasePlugin):
         # plugins only through this hook.
         hooks.order_updated(order)
         return previous_value
+
+    # --- price changes, for price protection (one INSERT each, only when it is on)
+
+    def product_variant_updated(
+        self, variant: Any, previous_value: Any = None, **kwargs: Any
+    ) -> Any:
+        if self.settings.price_protection_enabled:
+            hooks.product_variant_updated(variant)
+        return previous_value
+
+    def product_variant_discounted_price_updated(
+        self, price_change: Any, previous_value: Any = None, **kwargs: Any
+    ) -> Any:
+        # Saleor sends it only when an App subscribes to
+        # PRODUCT_VARIANT_DISCOUNTED_PRICE_UPDATED (the desk's manifest does).
+        if self.settings.price_protection_enabled:
+            hooks.product_variant_discounted_price_updated(price_change)
+        return previous_value

@@ -20,6 +20,12 @@ from django.conf import settings as django_settings
 
 from .conf import SupportSettings
 from .orders.data import OrderData
+from .price_protection.data import (
+    RefundRequest,
+    RefundResult,
+    RefundStatus,
+    VariantPrice,
+)
 
 SALEOR_PORTS = "saleor_support_plugin.saleor.ports:build_ports"
 STANDALONE_PORTS = "saleor_support_plugin.standalone:build_ports"
@@ -39,6 +45,17 @@ class Ports:
     # primary database (a lagging replica could show the state before the change
     # that was just reported); None when the host has no such order.
     read_order: Callable[[str], OrderData | None] = lambda order_id: None
+    # Current effective prices of (variant id, channel slug) pairs, in one go;
+    # pairs the shop does not sell (any more) are left out.
+    read_variant_prices: Callable[
+        [list[tuple[str, str]]], dict[tuple[str, str], VariantPrice]
+    ] = lambda pairs: {}
+    # Execute one refund step; must be idempotent by `request.key`: a second call
+    # with the same key returns the first call's result and moves no money.
+    request_refund: Callable[[RefundRequest], RefundResult] | None = None
+    # What the host knows of a refund step by its key; None when it never saw
+    # it (then it is safe to request it).
+    refund_status: Callable[[RefundRequest], RefundResult | None] = lambda request: None
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -68,3 +85,22 @@ def shop_name() -> str:
 
 def read_current_order(order_id: str) -> OrderData | None:
     return get_ports().read_order(order_id)
+
+
+def read_variant_prices(
+    pairs: list[tuple[str, str]],
+) -> dict[tuple[str, str], VariantPrice]:
+    return get_ports().read_variant_prices(pairs) if pairs else {}
+
+
+def request_refund(request: RefundRequest) -> RefundResult:
+    executor = get_ports().request_refund
+    if executor is None:
+        return RefundResult(
+            RefundStatus.MANUAL, message="this host has no refund executor"
+        )
+    return executor(request)
+
+
+def refund_status(request: RefundRequest) -> RefundResult | None:
+    return get_ports().refund_status(request)

@@ -20,6 +20,11 @@ from .notifications.services import (
 from .orders.delays import detect_delays
 from .orders.services import enqueue_processing, process_event
 from .ports import load_settings, writer
+from .price_protection.services import (
+    execute_claim_refund,
+    process_price_changes,
+    sweep_price_protection,
+)
 from .tickets.sla import check_sla_breaches
 
 logger = logging.getLogger(__name__)
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = 30.0
 DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
 SLA_CHECK_INTERVAL_SECONDS = 60.0
+PRICE_SWEEP_INTERVAL_SECONDS = 60 * 60.0
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -80,6 +86,34 @@ def check_sla_breaches_task() -> None:
             check_sla_breaches(now=timezone.now(), settings=settings)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def process_price_changes_task(variant_ids: list[str]) -> int:
+    with writer():
+        settings = load_settings()
+        return len(process_price_changes(settings=settings, variant_ids=variant_ids))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def execute_claim_refund_task(claim_id: str) -> str:
+    with writer():
+        return execute_claim_refund(claim_id, settings=load_settings())
+
+
+@shared_task(ignore_result=True)
+def price_protection_sweep_task() -> None:
+    with writer():
+        report = sweep_price_protection(settings=load_settings())
+    if report.claims_opened or report.refunds_settled or report.refunds_enqueued:
+        logger.info(
+            "Price-protection sweep: %d prices re-read, %d claims opened, "
+            "%d refunds settled, %d re-enqueued",
+            report.pairs_checked,
+            report.claims_opened,
+            report.refunds_settled,
+            report.refunds_enqueued,
+        )
+
+
 BEAT_SCHEDULE = {
     "saleor-support-plugin-check-sla": {
         "task": "saleor_support_plugin.tasks.check_sla_breaches_task",
@@ -88,6 +122,10 @@ BEAT_SCHEDULE = {
     "saleor-support-plugin-sweep-outbox": {
         "task": "saleor_support_plugin.tasks.sweep_outbox_task",
         "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    "saleor-support-plugin-price-protection": {
+        "task": "saleor_support_plugin.tasks.price_protection_sweep_task",
+        "schedule": PRICE_SWEEP_INTERVAL_SECONDS,
     },
     "saleor-support-plugin-detect-delays": {
         "task": "saleor_support_plugin.tasks.detect_delays_task",

@@ -11,5 +11,6 @@ else:
         "tests.fixtures.graphql",
         "tests.fixtures.services",
         "tests.fixtures.support",
+        "tests.fixtures.price_protection",
         "tests.fixtures.tickets",
     ]

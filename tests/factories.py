@@ -100,7 +100,10 @@ class SaleorOrderFactory(factory.django.DjangoModelFactory):
         for line in lines:
             line.order = order
             line.save()
-        TransactionItem.objects.create(order=order)
+        # Paid in full through one transaction, as a checkout leaves it.
+        TransactionItem.objects.create(
+            order=order, charged_value=order.total_gross_amount
+        )
 
 
 # --- the plugin's own models

@@ -18,6 +18,16 @@ class SupportErrorCode(StrEnum):
     REOPEN_WINDOW_EXPIRED = "reopen_window_expired"
     FEATURE_DISABLED = "feature_disabled"
     RATE_LIMITED = "rate_limited"
+    # Price protection
+    OUTSIDE_WINDOW = "outside_window"
+    EXCLUDED_PRODUCT = "excluded_product"
+    PRICE_NOT_LOWER = "price_not_lower"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    INVALID_URL = "invalid_url"
+    OTHER_SHOP_NOT_ACCEPTED = "other_shop_not_accepted"
+    DUPLICATE_CLAIM = "duplicate_claim"
+    AMOUNT_TOO_HIGH = "amount_too_high"
+    NOTHING_TO_REFUND = "nothing_to_refund"
 
 
 def error(field: str | None, message: str, code: SupportErrorCode) -> ValidationError:

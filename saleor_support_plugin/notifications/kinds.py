@@ -18,6 +18,10 @@ class NotificationKind(StrEnum):
     TICKET_CREATED = "ticket_created"
     TICKET_CUSTOMER_REPLY = "ticket_customer_reply"
     TICKET_SLA_BREACH = "ticket_sla_breach"
+    PRICE_REFUNDED = "price_refunded"
+    PRICE_CLAIM_RECEIVED = "price_claim_received"
+    PRICE_CLAIM_REJECTED = "price_claim_rejected"
+    PRICE_REFUND_MANUAL = "price_refund_manual"
 
     @property
     def label(self) -> str:
@@ -39,6 +43,10 @@ KIND_LABELS = {
     NotificationKind.TICKET_CREATED: "New ticket (to staff)",
     NotificationKind.TICKET_CUSTOMER_REPLY: "Customer replied (to staff)",
     NotificationKind.TICKET_SLA_BREACH: "SLA breached (to staff)",
+    NotificationKind.PRICE_REFUNDED: "Price difference refunded",
+    NotificationKind.PRICE_CLAIM_RECEIVED: "Price claim received",
+    NotificationKind.PRICE_CLAIM_REJECTED: "Price claim rejected",
+    NotificationKind.PRICE_REFUND_MANUAL: "Manual price refund needed (to staff)",
 }
 
 # Updates about a ticket rather than an order.
@@ -48,6 +56,17 @@ TICKET_KINDS = frozenset(
         NotificationKind.TICKET_CREATED,
         NotificationKind.TICKET_CUSTOMER_REPLY,
         NotificationKind.TICKET_SLA_BREACH,
+    }
+)
+
+# Price protection's emails: sent when price protection is on, whatever the
+# proactive-update switch says.
+PRICE_KINDS = frozenset(
+    {
+        NotificationKind.PRICE_REFUNDED,
+        NotificationKind.PRICE_CLAIM_RECEIVED,
+        NotificationKind.PRICE_CLAIM_REJECTED,
+        NotificationKind.PRICE_REFUND_MANUAL,
     }
 )
 
@@ -61,5 +80,7 @@ TRANSACTIONAL_KINDS = frozenset(
         NotificationKind.REFUND_ISSUED,
         # The answer to the customer's own request, and staff's work mail.
         *TICKET_KINDS,
+        # Money back, and the answer to the customer's own claim.
+        *PRICE_KINDS,
     }
 )

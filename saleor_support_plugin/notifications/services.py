@@ -36,7 +36,7 @@ from .identity import (
     message_id_domain,
     order_reply_address,
 )
-from .kinds import TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
+from .kinds import PRICE_KINDS, TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
 from .models import EmailOptOut, Notification, NotificationChannel, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ def _suppression(
     if kind in TICKET_KINDS:
         if not settings.tickets_enabled:
             return "support tickets are switched off"
+    elif kind in PRICE_KINDS:
+        if not settings.price_protection_enabled:
+            return "price protection is switched off"
     elif not settings.proactive_updates_enabled:
         return "proactive order updates are switched off"
     if not settings.kind_enabled(kind):
@@ -86,7 +89,7 @@ def _suppression(
 def create_notifications(
     plans: list[Any],
     *,
-    event: OrderEvent,
+    event: OrderEvent | None,
     snapshot: OrderSnapshot,
     settings: SupportSettings,
 ) -> list[Notification]:

@@ -24,6 +24,8 @@ class OrderLineData:
     currency: str
     unit_price_gross: Decimal
     undiscounted_unit_price_gross: Decimal
+    # None when the host does not say (then the gross price stands for it).
+    unit_price_net: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,24 @@ class OrderLineSnapshot(models.Model):
     quantity_fulfilled = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3)
     unit_price_gross = models.DecimalField(max_digits=20, decimal_places=3)
+    unit_price_net = models.DecimalField(max_digits=20, decimal_places=3, default=0)
     undiscounted_unit_price_gross = models.DecimalField(max_digits=20, decimal_places=3)
+    # The purchase snapshot price protection searches: copied from the order so
+    # one indexed statement finds a variant's lines in a channel and window.
+    channel_slug = models.CharField(max_length=255, default="")
+    placed_at = models.DateTimeField(null=True, blank=True)
+    # What the customer still has: bought, minus returned, refunded or replaced
+    # quantities; 0 for a cancelled order.
+    quantity_kept = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["variant_id", "channel_slug", "placed_at"],
+                name="ssp_line_variant_purchase",
+                condition=models.Q(quantity_kept__gt=0),
+            )
+        ]
 
 
 class FulfillmentSnapshot(models.Model):

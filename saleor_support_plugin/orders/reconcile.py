@@ -144,12 +144,15 @@ def plan_updates(
     first_sight: bool,
     now: datetime,
     confirmed: bool = False,
+    explained_refunds: Decimal = Decimal(0),
 ) -> list[NotificationPlan]:
     """Plan the updates the customer is owed: what is true now, minus what they were told.
 
     `confirmed`: Saleor reported the order's confirmation (its one-off
     `order_confirmed` fact, fired for automatic confirmation too); it is
-    announced unless the order is no longer going ahead.
+    announced unless the order is no longer going ahead. `explained_refunds`:
+    money price protection returned (or is returning) to the original payment;
+    its own email tells the customer, so it is left out of "refund issued".
     """
     plans: list[NotificationPlan] = []
 
@@ -195,12 +198,13 @@ def plan_updates(
                 fulfillment_id=fid,
                 return_status=fulfillment.status,
             )
-    if order.total_refunded > told.refunded_total:
+    refunded = order.total_refunded - explained_refunds
+    if refunded > told.refunded_total:
         owe(
             NotificationKind.REFUND_ISSUED,
-            f"refund:{oid}:{order.total_refunded}",
+            f"refund:{oid}:{refunded}",
             order.refunded_at,
-            refund_amount=str(order.total_refunded - told.refunded_total),
+            refund_amount=str(refunded - told.refunded_total),
             refund_total=str(order.total_refunded),
         )
     if order.status == CANCELED:
@@ -236,6 +240,7 @@ def reconcile_order(order_id: str, *, settings: SupportSettings) -> Reconciled:
     # Late imports: the outbox service and the ports import this package's models.
     from ..notifications.services import create_notifications
     from ..ports import read_current_order
+    from ..price_protection.selectors import explained_refunds
     from .snapshots import store_snapshot
 
     hook_types = [t.value for t in HOOK_EVENT_TYPES]
@@ -262,6 +267,7 @@ def reconcile_order(order_id: str, *, settings: SupportSettings) -> Reconciled:
                 first_sight=first_sight,
                 now=timezone.now(),
                 confirmed=any(t == OrderEventType.CONFIRMED for _, t in events),
+                explained_refunds=explained_refunds(order_id),
             )
             event = OrderEvent(pk=events[-1][0])
             notifications = create_notifications(

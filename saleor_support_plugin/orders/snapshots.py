@@ -58,7 +58,31 @@ def _order_fields(order: OrderData) -> dict[str, Any]:
     }
 
 
+# Fulfillment statuses whose lines the customer no longer has.
+GIVEN_BACK_STATUSES = frozenset(
+    {"returned", "refunded", "refunded_and_returned", "replaced"}
+)
+
+
+def kept_quantities(order: OrderData) -> dict[str, int]:
+    """Per line: bought, minus what was returned, refunded or replaced; 0 when cancelled."""
+    given_back: dict[str, int] = {}
+    for fulfillment in order.fulfillments:
+        if fulfillment.status in GIVEN_BACK_STATUSES:
+            for item in fulfillment.lines:
+                given_back[item.line_id] = (
+                    given_back.get(item.line_id, 0) + item.quantity
+                )
+    if order.status == "canceled":
+        return {line.line_id: 0 for line in order.lines}
+    return {
+        line.line_id: max(line.quantity - given_back.get(line.line_id, 0), 0)
+        for line in order.lines
+    }
+
+
 def _store_lines(snapshot: OrderSnapshot, order: OrderData) -> None:
+    kept = kept_quantities(order)
     OrderLineSnapshot.objects.bulk_create(
         [
             OrderLineSnapshot(
@@ -72,7 +96,13 @@ def _store_lines(snapshot: OrderSnapshot, order: OrderData) -> None:
                 quantity_fulfilled=line.quantity_fulfilled,
                 currency=line.currency,
                 unit_price_gross=line.unit_price_gross,
+                unit_price_net=line.unit_price_gross
+                if line.unit_price_net is None
+                else line.unit_price_net,
                 undiscounted_unit_price_gross=line.undiscounted_unit_price_gross,
+                channel_slug=order.channel_slug,
+                placed_at=order.created_at,
+                quantity_kept=kept[line.line_id],
             )
             for line in order.lines
         ],
@@ -85,6 +115,11 @@ def _store_lines(snapshot: OrderSnapshot, order: OrderData) -> None:
             "variant_name",
             "quantity",
             "quantity_fulfilled",
+            "unit_price_gross",
+            "unit_price_net",
+            "channel_slug",
+            "placed_at",
+            "quantity_kept",
         ],
     )
 

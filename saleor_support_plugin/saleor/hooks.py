@@ -18,6 +18,8 @@ from typing import Any
 
 from ..orders.models import OrderEventType
 from ..orders.services import fulfillment_key, order_key, record_change
+from ..price_protection.models import PriceChangeSource
+from ..price_protection.services import record_price_change
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +119,21 @@ def fulfillment_approved(fulfillment: Any) -> None:
 @never_raises
 def tracking_number_updated(fulfillment: Any) -> None:
     _fulfillment_change(fulfillment, OrderEventType.TRACKING_UPDATED)
+
+
+@never_raises
+def product_variant_updated(variant: Any) -> None:
+    """Record that a variant or its channel-listing prices changed (Saleor passes no old prices)."""
+    record_price_change(
+        variant_id=str(variant.pk), source=PriceChangeSource.VARIANT_UPDATED
+    )
+
+
+@never_raises
+def product_variant_discounted_price_updated(change: Any) -> None:
+    """Record a promotion's change of a variant's discounted price in one channel."""
+    record_price_change(
+        variant_id=str(change.variant_id),
+        channel_slug=str(change.channel_slug or ""),
+        source=PriceChangeSource.DISCOUNTED_PRICE,
+    )

@@ -11,7 +11,7 @@ from .. import PLUGIN_ID
 from ..conf import SupportSettings, parse_settings
 from ..orders.data import OrderData
 from ..ports import Ports
-from . import readers
+from . import prices, readers, refunds
 
 
 def load_settings() -> SupportSettings:
@@ -73,4 +73,7 @@ def build_ports() -> Ports:
         writer=allow_writer,
         shop_name=shop_name,
         read_order=read_order,
+        read_variant_prices=prices.read_variant_prices,
+        request_refund=refunds.request_refund,
+        refund_status=refunds.refund_status,
     )

@@ -18,6 +18,10 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
 
+def _optional_decimal(value: Any) -> Decimal | None:
+    return None if value is None else _decimal(value)
+
+
 def read_line(line: Any) -> OrderLineData:
     variant_id = getattr(line, "variant_id", None)
     return OrderLineData(
@@ -33,6 +37,7 @@ def read_line(line: Any) -> OrderLineData:
         undiscounted_unit_price_gross=_decimal(
             line.undiscounted_unit_price_gross_amount
         ),
+        unit_price_net=_optional_decimal(getattr(line, "unit_price_net_amount", None)),
     )
 
 

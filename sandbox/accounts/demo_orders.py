@@ -53,7 +53,7 @@ def _order(
         unit_price_gross_amount=Decimal("89.00"),
         undiscounted_unit_price_gross_amount=Decimal("89.00"),
     )
-    TransactionItem.objects.create(order=order)
+    TransactionItem.objects.create(order=order, charged_value=order.total_gross_amount)
     return order, True
 
 

@@ -91,6 +91,10 @@ class OrderLine(models.Model):
     quantity_fulfilled = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3, default="USD")
     unit_price_gross_amount = models.DecimalField(max_digits=20, decimal_places=3)
+    # Saleor has it on every line; None here means "as gross" (no tax in the demo).
+    unit_price_net_amount = models.DecimalField(
+        max_digits=20, decimal_places=3, null=True, blank=True
+    )
     undiscounted_unit_price_gross_amount = models.DecimalField(
         max_digits=20, decimal_places=3
     )
@@ -134,8 +138,48 @@ class TransactionItem(models.Model):
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="payment_transactions"
     )
+    charged_value = models.DecimalField(max_digits=20, decimal_places=3, default=0)
     refunded_value = models.DecimalField(max_digits=20, decimal_places=3, default=0)
     modified_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["pk"]
+
+
+class VariantChannelListing(models.Model):
+    """The sandbox's price table, shaped like Saleor's ProductVariantChannelListing."""
+
+    variant_id = models.IntegerField()
+    channel_slug = models.CharField(max_length=255, default="default-channel")
+    product_name = models.CharField(max_length=386, blank=True, default="")
+    currency = models.CharField(max_length=3, default="USD")
+    price_amount = models.DecimalField(max_digits=20, decimal_places=3)
+    # Set while a promotion applies, as Saleor's discounted price.
+    discounted_price_amount = models.DecimalField(
+        max_digits=20, decimal_places=3, null=True, blank=True
+    )
+    # Saleor's TaxConfiguration.prices_entered_with_tax of the channel.
+    prices_entered_with_tax = models.BooleanField(default=True)
+    # Product and variant metadata, merged (e.g. {"price_protection": "exclude"}).
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["variant_id", "channel_slug"], name="sandbox_listing_unique"
+            )
+        ]
+
+
+class Refund(models.Model):
+    """A refund the sandbox's executor made: what a payment app would have done."""
+
+    key = models.CharField(max_length=255, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    amount = models.DecimalField(max_digits=20, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=32)
+    # Gift cards: the code the customer redeems.
+    gift_card_code = models.CharField(max_length=32, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
