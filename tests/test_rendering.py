@@ -47,7 +47,11 @@ CONTEXT: dict[str, Any] = {
 }
 
 
-ORDER_KINDS = [kind for kind in NotificationKind if kind not in TICKET_KINDS]
+ORDER_KINDS = [
+    kind
+    for kind in NotificationKind
+    if kind not in TICKET_KINDS and kind is not NotificationKind.PRICE_REFUND_MANUAL
+]
 
 TICKET_CONTEXT: dict[str, Any] = {
     "ticket": {"number": 1042, "subject": "Zipper & buttons"},
@@ -168,3 +172,53 @@ def test_merchant_subject_override_drops_bidi_overrides_too():
         NotificationKind.SHIPPED, CONTEXT, language_code="en", settings=settings
     )
     assert rendered.subject == "Order 1042 shipped"
+
+
+PRICE_CONTEXT: dict[str, Any] = {
+    "order": {"number": "1042", "customer_first_name": "Zoë", "customer_email": "z@x.de"},
+    "store": {"name": "Acme & Co"},
+    "claim": {
+        "reference": "PC-1001",
+        "product_name": "Trail <Runner>",
+        "variant_name": "42",
+        "old_price": "100.00 EUR",
+        "new_price": "80.00 EUR",
+        "quantity": 2,
+        "amount": "40.00 EUR",
+        "gift_card": True,
+        "gift_card_code": "ABCD1234",
+        "reason": "Clearance price",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        NotificationKind.PRICE_REFUNDED,
+        NotificationKind.PRICE_CLAIM_RECEIVED,
+        NotificationKind.PRICE_CLAIM_REJECTED,
+        NotificationKind.PRICE_REFUND_MANUAL,
+    ],
+)
+def test_price_protection_templates_render_the_claim(kind, language):
+    # when
+    rendered = render_email(
+        kind, PRICE_CONTEXT, language_code=language, settings=parse_settings({}, active=True)
+    )
+
+    # then
+    assert "1042" in rendered.subject
+    assert "{{" not in rendered.subject + rendered.text + rendered.html
+    assert "Trail <Runner>" in rendered.text
+    assert "Trail &lt;Runner&gt;" in rendered.html
+    if kind is NotificationKind.PRICE_REFUNDED:
+        assert "40.00 EUR" in rendered.text
+        assert "100.00 EUR" in rendered.text and "80.00 EUR" in rendered.text
+        assert "ABCD1234" in rendered.text
+    if kind is NotificationKind.PRICE_CLAIM_REJECTED:
+        assert "Clearance price" in rendered.text
+    if kind is NotificationKind.PRICE_REFUND_MANUAL:
+        assert rendered.language == "en"
+        assert "z@x.de" in rendered.text

@@ -23,6 +23,7 @@ from saleor_support_plugin.price_protection.data import (
     RefundResult,
     RefundStatus,
 )
+from saleor_support_plugin.saleor import hooks
 
 from .models import Order, Refund
 
@@ -86,6 +87,9 @@ def request_refund(request: RefundRequest) -> RefundResult:
     if pause:
         time.sleep(pause)
     _email_staff(refund)
+    if request.method != RefundMethod.GIFT_CARD:
+        # As Saleor does when a payment app reports REFUND_SUCCESS.
+        hooks.order_refunded(refund.order)
     return _result(refund)
 
 
