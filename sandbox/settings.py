@@ -112,8 +112,16 @@ SUPPORT_PLUGIN = {
         "ticket_url_template": f"{PUBLIC_URL}/storefront/tickets/"
         "{{ticket_id}}/?token={{token}}",
         "outgoing_webhook_url": os.environ.get("SUPPORT_FORWARD_URL", ""),
+        # Price protection on, so `./dev run` shows drops refunded (`./dev manage
+        # set_price`) and customer claims; the store's own pages are PUBLIC_URL's.
+        "price_protection_enabled": _bool("SUPPORT_PRICE_PROTECTION", True),
+        "price_protection_other_shops": True,
+        "public_url": PUBLIC_URL,
     },
 }
+# The sandbox's payment stand-in answers this late (after the refund is made):
+# a slow payment provider, for trying what a crash mid-refund does.
+SANDBOX_REFUND_PAUSE_SECONDS = float(os.environ.get("SANDBOX_REFUND_PAUSE_SECONDS", 0))
 
 LOGGING = {
     "version": 1,
