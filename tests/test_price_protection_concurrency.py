@@ -139,7 +139,7 @@ def test_a_lost_request_is_made_once_by_the_sweep(transactional_db, price_config
 
 @pytest.fixture
 def slow_refund_worker(transactional_db, redis_server, smtp_server, tmp_path):
-    """A real worker whose payment stand-in answers 60 s after making the refund."""
+    """Start a real worker whose payment stand-in answers 60 s after making the refund."""
     broker_url = celery_app.conf.broker_url
     redis.Redis.from_url(broker_url).flushdb()
     env = {
