@@ -22,7 +22,9 @@ from .orders.services import enqueue_processing, process_event
 from .ports import load_settings, writer
 from .price_protection.services import (
     execute_claim_refund,
+    price_protection_tick,
     process_price_changes,
+    settle_in_flight,
     sweep_price_protection,
 )
 from .tickets.sla import check_sla_breaches
@@ -99,6 +101,19 @@ def execute_claim_refund_task(claim_id: str) -> str:
         return execute_claim_refund(claim_id, settings=load_settings())
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def settle_price_refunds_task(order_id: str) -> int:
+    """Settle the order's price-claim refunds in flight: the shop reported a refund."""
+    with writer():
+        return settle_in_flight(settings=load_settings(), order_id=order_id)
+
+
+@shared_task(ignore_result=True)
+def price_protection_tick_task() -> None:
+    with writer():
+        price_protection_tick(settings=load_settings())
+
+
 @shared_task(ignore_result=True)
 def price_protection_sweep_task() -> None:
     with writer():
@@ -126,6 +141,10 @@ BEAT_SCHEDULE = {
     "saleor-support-plugin-price-protection": {
         "task": "saleor_support_plugin.tasks.price_protection_sweep_task",
         "schedule": PRICE_SWEEP_INTERVAL_SECONDS,
+    },
+    "saleor-support-plugin-price-protection-tick": {
+        "task": "saleor_support_plugin.tasks.price_protection_tick_task",
+        "schedule": SWEEP_INTERVAL_SECONDS * 2,
     },
     "saleor-support-plugin-detect-delays": {
         "task": "saleor_support_plugin.tasks.detect_delays_task",

@@ -238,9 +238,11 @@ def reconcile_order(order_id: str, *, settings: SupportSettings) -> Reconciled:
     events' outcomes commit together; a failure leaves the events pending.
     """
     # Late imports: the outbox service and the ports import this package's models.
+    from ..core.background import in_background
     from ..notifications.services import create_notifications
     from ..ports import read_current_order
     from ..price_protection.selectors import explained_refunds
+    from ..price_protection.services import enqueue_settlement, refunds_in_flight
     from .snapshots import store_snapshot
 
     hook_types = [t.value for t in HOOK_EVENT_TYPES]
@@ -269,6 +271,11 @@ def reconcile_order(order_id: str, *, settings: SupportSettings) -> Reconciled:
                 confirmed=any(t == OrderEventType.CONFIRMED for _, t in events),
                 explained_refunds=explained_refunds(order_id),
             )
+            if refunds_in_flight(order_id):
+                # The shop may be reporting one of price protection's refunds.
+                transaction.on_commit(
+                    lambda: in_background(enqueue_settlement, order_id)
+                )
             event = OrderEvent(pk=events[-1][0])
             notifications = create_notifications(
                 plans, event=event, snapshot=snapshot, settings=settings

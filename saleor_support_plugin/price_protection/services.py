@@ -436,7 +436,7 @@ class SweepReport:
 def sweep_price_protection(
     *, settings: SupportSettings, now: Any = None
 ) -> SweepReport:
-    """Re-read every price bought within the window, and settle refunds left in flight.
+    """Re-read every price bought within the window (hourly), then do the tick's work.
 
     Saleor does not announce every price change (promotions recomputed in
     tasks, bulk updates), so detection cannot rely on hooks alone.
@@ -445,12 +445,27 @@ def sweep_price_protection(
         return SweepReport(0, 0, 0, 0)
     now = now or timezone.now()
     policy = get_policy(settings)
-    opened = len(process_price_changes(settings=settings, now=now))
+    opened = 0
     pairs = all_bought_pairs(policy.window_start(now))
     for start in range(0, len(pairs), SWEEP_BATCH):
         batch = pairs[start : start + SWEEP_BATCH]
         prices = list(ports.read_variant_prices(batch).values())
         opened += len(detect_price_drops(settings=settings, prices=prices, now=now))
+    tick = price_protection_tick(settings=settings, now=now)
+    return SweepReport(
+        opened + tick.claims_opened,
+        len(pairs),
+        tick.refunds_settled,
+        tick.refunds_enqueued,
+    )
+
+
+def price_protection_tick(*, settings: SupportSettings, now: Any = None) -> SweepReport:
+    """Pick up what a lost task left (every minute): price changes, refunds in flight, approved claims."""
+    if not (settings.active and settings.price_protection_enabled):
+        return SweepReport(0, 0, 0, 0)
+    now = now or timezone.now()
+    opened = len(process_price_changes(settings=settings, now=now))
     settled = settle_in_flight(settings=settings, now=now)
     stale = list(
         PriceClaim.objects.filter(
@@ -458,18 +473,26 @@ def sweep_price_protection(
         ).values_list("id", flat=True)[:500]
     )
     enqueue_refund([str(pk) for pk in stale])
-    return SweepReport(opened, len(pairs), settled, len(stale))
+    return SweepReport(opened, 0, settled, len(stale))
 
 
-def settle_in_flight(*, settings: SupportSettings, now: Any = None) -> int:
-    """Ask the host what became of refunds requested a while ago (a worker may have died)."""
+def settle_in_flight(
+    *, settings: SupportSettings, now: Any = None, order_id: str | None = None
+) -> int:
+    """Ask the host what became of refunds requested a while ago (a worker may have died).
+
+    With `order_id`: that order's refunds in flight, however recent (the shop
+    just reported a refund on it).
+    """
     now = now or timezone.now()
-    claims = list(
-        PriceClaim.objects.filter(
-            state=ClaimState.REFUND_REQUESTED,
-            refund_requested_at__lt=now - IN_FLIGHT_CHECK_AFTER,
-        ).values_list("id", flat=True)[:200]
-    )
+    claims_in_flight = PriceClaim.objects.filter(state=ClaimState.REFUND_REQUESTED)
+    if order_id is not None:
+        claims_in_flight = claims_in_flight.filter(order__order_id=order_id)
+    else:
+        claims_in_flight = claims_in_flight.filter(
+            refund_requested_at__lt=now - IN_FLIGHT_CHECK_AFTER
+        )
+    claims = list(claims_in_flight.values_list("id", flat=True)[:200])
     settled = 0
     for claim_id in claims:
         if _settle_one_in_flight(str(claim_id), settings=settings):
@@ -485,6 +508,10 @@ def _settle_one_in_flight(claim_id: str, *, settings: SupportSettings) -> bool:
         return False
     request = refund_request(claim, settings)
     result = ports.refund_status(request)
+    if result is None and not _lost(claim):
+        # Not known to the host yet, and recent: the first request may still be
+        # on its way; asking now could only race it.
+        return False
     if result is None:
         # The host never saw this key: the request was lost before it left
         # (the worker died). Asking again with the same key is safe.
@@ -495,6 +522,30 @@ def _settle_one_in_flight(claim_id: str, *, settings: SupportSettings) -> bool:
         )
         return False
     return settle_refund(claim_id, request.key, result, settings=settings)
+
+
+def _lost(claim: PriceClaim) -> bool:
+    requested = claim.refund_requested_at
+    return requested is None or timezone.now() - requested >= IN_FLIGHT_CHECK_AFTER
+
+
+def enqueue_settlement(order_id: str) -> None:
+    from ..tasks import settle_price_refunds_task
+
+    try:
+        settle_price_refunds_task.delay(order_id)
+    except Exception:
+        logger.warning(
+            "Could not enqueue settling refunds of order %s; the tick will.",
+            order_id,
+            exc_info=True,
+        )
+
+
+def refunds_in_flight(order_id: str) -> bool:
+    return PriceClaim.objects.filter(
+        order__order_id=order_id, state=ClaimState.REFUND_REQUESTED
+    ).exists()
 
 
 # --- refunds
@@ -819,6 +870,16 @@ def claim_create(
         check_write_rate(requestor, settings, None)
     with transaction.atomic():
         lock_detection()
+        # Before the amount: a second submit of the same claim is a duplicate,
+        # not "nothing left" (the open claim already counts against the line).
+        if PriceClaim.objects.filter(
+            line=line, state__in=[s.value for s in _open()]
+        ).exists():
+            raise error(
+                "line_id",
+                "A claim for this line is already open.",
+                SupportErrorCode.DUPLICATE_CLAIM,
+            )
         claimed = _claimed_on_line(line)
         facts = LineFacts(**{**facts.__dict__, "already_claimed": claimed})
         amount = policy.additional_amount(facts, price, gross=True)
@@ -833,14 +894,6 @@ def claim_create(
                 "price",
                 "Nothing is left to refund on this line.",
                 SupportErrorCode.AMOUNT_TOO_HIGH,
-            )
-        if PriceClaim.objects.filter(
-            line=line, state__in=[s.value for s in _open()]
-        ).exists():
-            raise error(
-                "line_id",
-                "A claim for this line is already open.",
-                SupportErrorCode.DUPLICATE_CLAIM,
             )
         claim = PriceClaim(
             number=next_claim_number(),
