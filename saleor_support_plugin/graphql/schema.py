@@ -9,11 +9,18 @@ import graphene
 from .. import __version__
 from .core import SupportRequestor
 from .notifications.schema import NotificationQueries
+from .price_protection.schema import PriceClaimMutations, PriceClaimQueries
 from .staff_tools import StaffToolMutations, StaffToolQueries
 from .tickets import TicketMutations, TicketQueries
 
 
-class Query(TicketQueries, StaffToolQueries, NotificationQueries, graphene.ObjectType):
+class Query(
+    TicketQueries,
+    StaffToolQueries,
+    NotificationQueries,
+    PriceClaimQueries,
+    graphene.ObjectType,
+):
     class Meta:
         description = "Reads from the support API."
 
@@ -36,7 +43,9 @@ class Query(TicketQueries, StaffToolQueries, NotificationQueries, graphene.Objec
         return SupportRequestor(kind=requestor.kind.value, email=requestor.email)
 
 
-class Mutation(TicketMutations, StaffToolMutations, graphene.ObjectType):
+class Mutation(
+    TicketMutations, StaffToolMutations, PriceClaimMutations, graphene.ObjectType
+):
     class Meta:
         description = "Changes through the support API."
 

@@ -144,6 +144,11 @@ class SupportOrder(graphene.ObjectType):
         required=True,
         description="Shipments and tracking.",
     )
+    price_claims = graphene.List(
+        graphene.NonNull(lambda: _price_claim_type()),
+        required=True,
+        description="Price claims on the order the caller may see, newest first.",
+    )
 
     class Meta:
         description = "The order a ticket is about, from the plugin's snapshot."
@@ -201,6 +206,27 @@ class SupportOrder(graphene.ObjectType):
     @staticmethod
     def resolve_placed_at(root: OrderSnapshot, _info):
         return root.placed_at
+
+    @staticmethod
+    def resolve_price_claims(root: OrderSnapshot, info):
+        from .price_protection.filters import visible_claims
+        from .price_protection.types import with_visible_tickets
+
+        context = info.context
+        claims = (
+            visible_claims(context.requestor, context.settings)
+            .filter(order=root)
+            .prefetch_related("transitions")
+            .order_by("-created_at", "-number")
+        )
+        return with_visible_tickets(claims, context)
+
+
+def _price_claim_type() -> type[graphene.ObjectType]:
+    # The claim shows its ticket, the ticket's order its claims: imported when the schema is built.
+    from .price_protection.types import SupportPriceClaim
+
+    return SupportPriceClaim
 
 
 class SupportTicketMessage(graphene.ObjectType):

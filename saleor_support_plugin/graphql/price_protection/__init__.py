@@ -1,0 +1,1 @@
+"""Price protection over GraphQL: claims, their history and staff decisions."""
