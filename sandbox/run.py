@@ -437,6 +437,7 @@ Demo orders (number, Saleor order ID, customer):
 {orders}
 
 Carrier:  ./dev manage carrier_event DEMO-1001 out_for_delivery   (then exception, delivered)
+Price:    ./dev manage set_price 1001 79.00   (a drop: Alice's order #1001 gets 10.00 EUR back)
 Inbound:  ./dev manage inbound_email alice@example.com "Where is my parcel?"
           (inbox {settings.inbound_email_address}, signed with the sandbox's inbound secret)
 Ticket links in emails open {public_url}/storefront/tickets/<id>/?token=…

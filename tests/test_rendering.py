@@ -175,7 +175,11 @@ def test_merchant_subject_override_drops_bidi_overrides_too():
 
 
 PRICE_CONTEXT: dict[str, Any] = {
-    "order": {"number": "1042", "customer_first_name": "Zoë", "customer_email": "z@x.de"},
+    "order": {
+        "number": "1042",
+        "customer_first_name": "Zoë",
+        "customer_email": "z@x.de",
+    },
     "store": {"name": "Acme & Co"},
     "claim": {
         "reference": "PC-1001",
@@ -205,7 +209,10 @@ PRICE_CONTEXT: dict[str, Any] = {
 def test_price_protection_templates_render_the_claim(kind, language):
     # when
     rendered = render_email(
-        kind, PRICE_CONTEXT, language_code=language, settings=parse_settings({}, active=True)
+        kind,
+        PRICE_CONTEXT,
+        language_code=language,
+        settings=parse_settings({}, active=True),
     )
 
     # then
@@ -215,7 +222,8 @@ def test_price_protection_templates_render_the_claim(kind, language):
     assert "Trail &lt;Runner&gt;" in rendered.html
     if kind is NotificationKind.PRICE_REFUNDED:
         assert "40.00 EUR" in rendered.text
-        assert "100.00 EUR" in rendered.text and "80.00 EUR" in rendered.text
+        assert "100.00 EUR" in rendered.text
+        assert "80.00 EUR" in rendered.text
         assert "ABCD1234" in rendered.text
     if kind is NotificationKind.PRICE_CLAIM_REJECTED:
         assert "Clearance price" in rendered.text

@@ -16,7 +16,12 @@ from saleor_support_plugin.orders.services import process_event
 from saleor_support_plugin.ports import load_settings
 from saleor_support_plugin.saleor import hooks
 from sandbox.order.actions import fulfill, set_status
-from sandbox.order.models import Order, OrderLine, TransactionItem
+from sandbox.order.models import (
+    Order,
+    OrderLine,
+    TransactionItem,
+    VariantChannelListing,
+)
 
 NAMESPACE = uuid.UUID("5f0c3c52-6a55-4b52-9a8e-2f6f3f1c1a10")
 
@@ -28,6 +33,7 @@ def _order(
     order_id = uuid.uuid5(NAMESPACE, f"order-{number}")
     existing = Order.objects.filter(pk=order_id).first()
     if existing is not None:
+        _listing(existing)
         return existing, False
     order = Order.objects.create(
         id=order_id,
@@ -54,7 +60,21 @@ def _order(
         undiscounted_unit_price_gross_amount=Decimal("89.00"),
     )
     TransactionItem.objects.create(order=order, charged_value=order.total_gross_amount)
+    _listing(order)
     return order, True
+
+
+def _listing(order: Order) -> None:
+    """List the demo product at its price: `./dev manage set_price <number> <price>` lowers it."""
+    VariantChannelListing.objects.get_or_create(
+        variant_id=order.number,
+        channel_slug=order.channel_slug,
+        defaults={
+            "product_name": "Trail Runner 42 / Blue",
+            "currency": "EUR",
+            "price_amount": Decimal("89.00"),
+        },
+    )
 
 
 def seed_orders(users: dict[str, object]) -> list[DemoOrder]:
