@@ -42,8 +42,9 @@ from .fixtures.price_protection import buy
 from .fixtures.services import CeleryWorkerProcess, database_url
 
 
-def _lower_price(variant_id: int, price: str) -> None:
+def _lower_price(variant_id: int | None, price: str) -> None:
     """Change the listing without the hook, as a bulk update or a promotion task does."""
+    assert variant_id is not None
     VariantChannelListing.objects.filter(variant_id=variant_id).update(
         price_amount=Decimal(price)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import TestCase
@@ -42,7 +43,7 @@ def policy(**configuration) -> PricePolicy:
 
 
 def line(**overrides) -> LineFacts:
-    values = {
+    values: dict[str, Any] = {
         "line_id": "l1",
         "placed_at": datetime(2026, 3, 1, 12, tzinfo=UTC),
         "currency": "USD",

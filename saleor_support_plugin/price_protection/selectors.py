@@ -42,18 +42,19 @@ class EligibleLine:
 
 def bought_pairs(variant_ids: list[str], since: datetime) -> list[tuple[str, str]]:
     """Return the channels each variant was bought in within the window (one indexed query)."""
-    return list(
+    rows = (
         OrderLineSnapshot.objects.filter(
             variant_id__in=variant_ids, placed_at__gte=since, quantity_kept__gt=0
         )
         .values_list("variant_id", "channel_slug")
         .distinct()
     )
+    return [(variant, channel) for variant, channel in rows if variant]
 
 
 def all_bought_pairs(since: datetime) -> list[tuple[str, str]]:
     """Every (variant, channel) bought within the window: what the sweep re-reads."""
-    return list(
+    rows = (
         OrderLineSnapshot.objects.filter(
             placed_at__gte=since, quantity_kept__gt=0, variant_id__isnull=False
         )
@@ -61,6 +62,7 @@ def all_bought_pairs(since: datetime) -> list[tuple[str, str]]:
         .distinct()
         .order_by("variant_id", "channel_slug")
     )
+    return [(variant, channel) for variant, channel in rows if variant]
 
 
 # One statement over the purchase snapshot: the prices arrive as arrays, are

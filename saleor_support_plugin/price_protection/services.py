@@ -399,7 +399,7 @@ def _insert_claims(rows: list[dict[str, Any]], now: datetime) -> list[tuple[str,
         transitions=PriceClaimTransition._meta.db_table,
         sequence=NUMBER_SEQUENCE,
     )
-    params = {
+    params: dict[str, Any] = {
         "keys": [r["key"] for r in rows],
         "orders": [r["order_pk"] for r in rows],
         "lines": [r["line_pk"] for r in rows],
