@@ -295,9 +295,11 @@ def _why_manual(
     with_app: list[Any],
     payments: list[Any],
 ) -> str:
-    wanted = f"{amount} {currency}"
+    from saleor.core.prices import quantize_price
+
+    wanted = f"{quantize_price(amount, currency)} {currency}"
     if with_app:
-        most = max(item.charged_value for item in with_app)
+        most = quantize_price(max(item.charged_value for item in with_app), currency)
         return (
             f"no payment transaction has {wanted} charged left to refund "
             f"(the most is {most} {currency}): refund it by hand"

@@ -19,7 +19,6 @@ from typing import Any
 
 import graphene
 import pytest
-from django.contrib.auth.models import Permission
 from saleor.app.models import App
 from saleor.graphql.tests.fixtures import ApiClient
 from saleor.graphql.tests.utils import get_graphql_content
@@ -135,14 +134,14 @@ def payment_app_server() -> Iterator[PaymentAppServer]:
 
 
 @pytest.fixture
-def payment_app(payment_app_server) -> App:
-    """A payment App (HANDLE_PAYMENTS) subscribed to refund requests."""
+def payment_app(payment_app_server, permission_manage_payments) -> App:
+    """Create a payment App (HANDLE_PAYMENTS) subscribed to refund requests."""
     app = App.objects.create(
         name="Test payment app",
         is_active=True,
         identifier="support-plugin-tests.payment-app",
     )
-    app.permissions.add(Permission.objects.get(codename="handle_payments"))
+    app.permissions.add(permission_manage_payments)
     webhook = Webhook.objects.create(
         name="refunds",
         app=app,

@@ -1,0 +1,578 @@
+"""Price protection inside a real Saleor 3.24: the refund executor and the price port.
+
+The executor (`saleor_support_plugin.saleor.refunds`) moves money through
+Saleor's own refund paths: a granted refund requested from the payment App
+owning a transaction, a legacy payment's gateway, or a Saleor gift card; the
+price port (`saleor_support_plugin.saleor.prices`) reads channel listings.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+pytest.importorskip(
+    "saleor",
+    reason="Saleor is not installed: the Saleor suite runs only in a Saleor environment",
+)
+
+import graphene  # noqa: E402
+from django.db import connections  # noqa: E402
+from saleor.channel import MarkAsPaidStrategy  # noqa: E402
+from saleor.giftcard import GiftCardEvents  # noqa: E402
+from saleor.giftcard.models import GiftCard  # noqa: E402
+from saleor.graphql.tests.utils import get_graphql_content  # noqa: E402
+from saleor.order import OrderGrantedRefundStatus  # noqa: E402
+from saleor.order import events as order_events  # noqa: E402
+from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
+from saleor.payment.models import TransactionItem  # noqa: E402
+from saleor.product.models import ProductVariant, ProductVariantChannelListing  # noqa: E402
+
+from saleor_support_plugin.price_protection.data import (  # noqa: E402
+    RefundMethod,
+    RefundRequest,
+    RefundResult,
+    RefundStatus,
+    VariantPrice,
+)
+from saleor_support_plugin.saleor import prices, refunds  # noqa: E402
+
+from . import payment_app as app_fixtures  # noqa: E402
+from .payment_app import (  # noqa: E402
+    LATER,
+    REFUND_FAILURE,
+    charge_through_app,
+    report_refund,
+)
+
+# The test payment App's fixtures, by name.
+payment_app_server = app_fixtures.payment_app_server
+payment_app = app_fixtures.payment_app
+payment_app_api_client = app_fixtures.payment_app_api_client
+
+WEBHOOK_PLUGIN = "saleor.plugins.webhook.plugin.WebhookPlugin"
+# Saleor 3.24 keeps its dummy gateway among its test modules.
+DUMMY_GATEWAY_PLUGIN = "saleor.plugins.tests.gateways.dummy.DummyGatewayPlugin"
+
+MUTATION_ORDER_MARK_AS_PAID = """
+mutation markAsPaid($id: ID!, $reference: String) {
+  orderMarkAsPaid(id: $id, transactionReference: $reference) {
+    order { isPaid }
+    errors { field code message }
+  }
+}
+"""
+
+
+def refund_request(
+    order,
+    amount: str,
+    *,
+    key: str = "claim-1:refund-1",
+    method: RefundMethod = RefundMethod.ORIGINAL_PAYMENT,
+) -> RefundRequest:
+    line = order.lines.order_by("product_sku").first()
+    return RefundRequest(
+        key=key,
+        claim_id="1",
+        order_id=str(order.pk),
+        line_id=str(line.pk),
+        amount=Decimal(amount),
+        currency=order.currency,
+        method=method,
+        customer_email=order.user_email,
+        channel_slug=order.channel.slug,
+        reason=f"Price protection: {line.product_name} is cheaper now",
+    )
+
+
+def global_id(type_name: str, pk) -> str:
+    return graphene.Node.to_global_id(type_name, pk)
+
+
+# --- Transactions API: a payment App owns the order's transaction ------------
+
+
+def test_request_refund_grants_and_requests_the_exact_amount_once(
+    settings,
+    order_with_lines,
+    payment_app_server,
+    payment_app_api_client,
+    django_capture_on_commit_callbacks,
+):
+    # given an order paid through a transaction the payment App owns, the App
+    # answering refund requests with REFUND_SUCCESS
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    charged = order.total_gross_amount
+    transaction_id = charge_through_app(payment_app_api_client, order, charged)
+    request = refund_request(order, "7.50")
+
+    # when the plugin requests the refund step, then asks for it again
+    with django_capture_on_commit_callbacks(execute=True):
+        first = refunds.request_refund(request)
+    status = refunds.refund_status(request)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = refunds.request_refund(request)
+
+    # then Saleor granted 7.50 and asked the App for exactly 7.50, once
+    granted_refund = order.granted_refunds.get()
+    reference = global_id("OrderGrantedRefund", granted_refund.pk)
+    # the request is handed to the App when the transaction commits
+    assert first == RefundResult(
+        RefundStatus.PENDING,
+        reference=reference,
+        message="waiting for the payment app to confirm the refund",
+    )
+    assert status == RefundResult(RefundStatus.SUCCEEDED, reference=reference)
+    assert again == status
+    assert [
+        (seen.amount, seen.currency, seen.transaction_id, seen.granted_refund_id)
+        for seen in payment_app_server.requests
+    ] == [(Decimal("7.50"), "USD", transaction_id, reference)]
+    assert granted_refund.amount_value == Decimal("7.50")
+    assert granted_refund.status == OrderGrantedRefundStatus.SUCCESS
+    assert granted_refund.reason == (
+        "Price protection: Test product is cheaper now [price protection claim-1:refund-1]"
+    )
+    item = TransactionItem.objects.get(order_id=order.pk)
+    assert global_id("TransactionItem", item.token) == transaction_id
+    assert granted_refund.transaction_item_id == item.pk
+    assert item.refunded_value == Decimal("7.50")
+    assert item.charged_value == charged - Decimal("7.50")
+
+
+def test_request_refund_succeeds_at_once_when_the_app_answers_before_it_returns(
+    transactional_db,
+    settings,
+    order_with_lines,
+    payment_app_server,
+    payment_app_api_client,
+):
+    # given the App answering REFUND_SUCCESS, and no transaction around the
+    # call: Saleor's eager task sends the webhook as the executor commits
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    charge_through_app(payment_app_api_client, order, order.total_gross_amount)
+
+    # when
+    result = refunds.request_refund(refund_request(order, "3.00"))
+
+    # then the executor reports the App's answer
+    granted_refund = order.granted_refunds.get()
+    assert result == RefundResult(
+        RefundStatus.SUCCEEDED,
+        reference=global_id("OrderGrantedRefund", granted_refund.pk),
+    )
+    assert [seen.amount for seen in payment_app_server.requests] == [Decimal("3.00")]
+
+
+def test_refund_confirmed_later_by_the_app_is_pending_until_its_report(
+    settings,
+    order_with_lines,
+    payment_app_server,
+    payment_app_api_client,
+    django_capture_on_commit_callbacks,
+):
+    # given an App that answers with a PSP reference only
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    payment_app_server.answer = LATER
+    order = order_with_lines
+    transaction_id = charge_through_app(
+        payment_app_api_client, order, order.total_gross_amount
+    )
+    request = refund_request(order, "2.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        refunds.request_refund(request)
+
+    # when the refund is asked for again before the App reports, then after
+    before = refunds.request_refund(request)
+    (seen,) = payment_app_server.requests
+    report_refund(
+        payment_app_api_client, transaction_id, seen.psp_reference, seen.amount
+    )
+    after = refunds.refund_status(request)
+
+    # then
+    assert before.status == RefundStatus.PENDING
+    assert after == RefundResult(RefundStatus.SUCCEEDED, reference=before.reference)
+    assert len(payment_app_server.requests) == 1
+    assert order.granted_refunds.count() == 1
+
+
+def test_refund_the_app_refuses_fails_and_is_not_requested_again(
+    settings,
+    order_with_lines,
+    payment_app_server,
+    payment_app_api_client,
+    django_capture_on_commit_callbacks,
+):
+    # given an App that answers REFUND_FAILURE
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    payment_app_server.answer = REFUND_FAILURE
+    order = order_with_lines
+    charged = order.total_gross_amount
+    charge_through_app(payment_app_api_client, order, charged)
+    request = refund_request(order, "2.00")
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        refunds.request_refund(request)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = refunds.request_refund(request)
+
+    # then
+    granted_refund = order.granted_refunds.get()
+    assert again == RefundResult(
+        RefundStatus.FAILED,
+        reference=global_id("OrderGrantedRefund", granted_refund.pk),
+        message="the refund failed",
+    )
+    assert granted_refund.status == OrderGrantedRefundStatus.FAILURE
+    assert len(payment_app_server.requests) == 1
+    assert TransactionItem.objects.get(order_id=order.pk).charged_value == charged
+
+
+def test_refund_through_an_app_without_a_refund_webhook_fails_with_saleors_reason(
+    settings, order_with_lines, app, transaction_item_generator
+):
+    # given a transaction owned by an App that subscribes to no refund requests
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    transaction_item_generator(
+        order_id=order.pk,
+        app=app,
+        charged_value=Decimal(50),
+        available_actions=["refund"],
+    )
+    request = refund_request(order, "5.00")
+
+    # when
+    result = refunds.request_refund(request)
+
+    # then Saleor's PaymentError is the message; the granted refund stays for staff
+    granted_refund = order.granted_refunds.get()
+    assert result == RefundResult(
+        RefundStatus.FAILED,
+        reference=global_id("OrderGrantedRefund", granted_refund.pk),
+        message="No app or plugin is configured to handle payment action requests.",
+    )
+    assert granted_refund.status == OrderGrantedRefundStatus.FAILURE
+    assert refunds.refund_status(request) == result
+
+
+def test_refund_larger_than_any_transaction_can_give_back_is_manual(
+    settings, order_with_lines, payment_app, transaction_item_generator
+):
+    # given two App transactions of 5.00 each
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    for _ in range(2):
+        transaction_item_generator(
+            order_id=order.pk, app=payment_app, charged_value=Decimal(5)
+        )
+
+    # when a step of 6.00 is requested
+    result = refunds.request_refund(refund_request(order, "6.00"))
+
+    # then nothing is granted or requested: staff refund by hand
+    assert result == RefundResult(
+        RefundStatus.MANUAL,
+        message=(
+            "no payment transaction has 6.00 USD charged left to refund "
+            "(the most is 5.00 USD): refund it by hand"
+        ),
+    )
+    assert not order.granted_refunds.exists()
+
+
+def test_concurrent_requests_with_one_key_make_one_refund(
+    transactional_db,
+    settings,
+    monkeypatch,
+    order_with_lines,
+    payment_app_server,
+    payment_app_api_client,
+):
+    # given
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    # Django points the test replica at the test database for this thread's
+    # connection only; other threads would read the real database's replica.
+    monkeypatch.setitem(
+        connections.settings,
+        settings.DATABASE_CONNECTION_REPLICA_NAME,
+        connections.settings[settings.DATABASE_CONNECTION_DEFAULT_NAME],
+    )
+    order = order_with_lines
+    charge_through_app(payment_app_api_client, order, order.total_gross_amount)
+    request = refund_request(order, "4.00")
+    barrier = threading.Barrier(8)
+    results: list[RefundResult] = []
+
+    def call() -> None:
+        try:
+            barrier.wait()
+            results.append(refunds.request_refund(request))
+        finally:
+            connections.close_all()
+
+    # when eight workers request the same step at once
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # then one refund was granted and requested; every call saw it
+    granted_refund = order.granted_refunds.get()
+    reference = global_id("OrderGrantedRefund", granted_refund.pk)
+    assert len(results) == 8
+    assert {result.reference for result in results} == {reference}
+    assert [seen.amount for seen in payment_app_server.requests] == [Decimal("4.00")]
+    assert refunds.refund_status(request) == RefundResult(
+        RefundStatus.SUCCEEDED, reference=reference
+    )
+
+
+# --- Legacy payments ---------------------------------------------------------
+
+
+def test_request_refund_refunds_a_legacy_payment_through_its_gateway(
+    settings, payment_txn_captured, django_capture_on_commit_callbacks
+):
+    # given an order paid through Saleor's dummy gateway (legacy Payments)
+    settings.PLUGINS = [DUMMY_GATEWAY_PLUGIN]
+    payment = payment_txn_captured
+    order = payment.order
+    request = refund_request(order, "5.00")
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        first = refunds.request_refund(request)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = refunds.request_refund(request)
+
+    # then the payment was refunded 5.00 once, and the order knows it
+    assert first == RefundResult(
+        RefundStatus.SUCCEEDED, reference=global_id("Payment", payment.pk)
+    )
+    assert again == first
+    assert refunds.refund_status(request) == first
+    payment.refresh_from_db()
+    assert payment.captured_amount == payment.total - Decimal("5.00")
+    assert payment.charge_status == ChargeStatus.PARTIALLY_REFUNDED
+    assert list(
+        payment.transactions.filter(kind=TransactionKind.REFUND).values_list(
+            "amount", "is_success"
+        )
+    ) == [(Decimal("5.00"), True)]
+    (event,) = order.events.filter(type=order_events.OrderEvents.PAYMENT_REFUNDED)
+    assert event.parameters["amount"] == "5.00"
+    assert not order.granted_refunds.exists()
+
+
+# --- Nothing on the order can refund ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        (
+            MarkAsPaidStrategy.TRANSACTION_FLOW,
+            "the order was paid without a payment app (e.g. marked as paid): "
+            "refund it by hand",
+        ),
+        (
+            MarkAsPaidStrategy.PAYMENT_FLOW,
+            "the order was marked as paid by hand: refund it by hand",
+        ),
+    ],
+)
+def test_order_marked_as_paid_needs_a_manual_refund(
+    strategy,
+    message,
+    settings,
+    order_with_lines,
+    staff_api_client,
+    permission_group_manage_orders,
+):
+    # given staff marked the order as paid (no payment app, no gateway)
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    order.channel.order_mark_as_paid_strategy = strategy
+    order.channel.save(update_fields=["order_mark_as_paid_strategy"])
+    permission_group_manage_orders.user_set.add(staff_api_client.user)
+    response = staff_api_client.post_graphql(
+        MUTATION_ORDER_MARK_AS_PAID,
+        {"id": global_id("Order", order.pk), "reference": "bank transfer 42"},
+    )
+    result = get_graphql_content(response)["data"]["orderMarkAsPaid"]
+    assert result["errors"] == []
+    request = refund_request(order, "5.00")
+
+    # when
+    refund = refunds.request_refund(request)
+
+    # then staff must refund by hand; Saleor holds nothing for the key
+    assert refund == RefundResult(RefundStatus.MANUAL, message=message)
+    assert not order.granted_refunds.exists()
+    assert refunds.refund_status(request) is None
+
+
+# --- Gift cards ----------------------------------------------------------------
+
+
+def test_request_refund_as_gift_card_issues_one_card_for_the_amount(
+    site_settings, order_with_lines
+):
+    # given
+    order = order_with_lines
+    request = refund_request(order, "4.25", method=RefundMethod.GIFT_CARD)
+
+    # when
+    first = refunds.request_refund(request)
+    again = refunds.request_refund(request)
+
+    # then one card of 4.25 USD exists, restricted to the customer
+    (gift_card,) = GiftCard.objects.all()
+    assert first == RefundResult(
+        RefundStatus.SUCCEEDED,
+        reference=global_id("GiftCard", gift_card.pk),
+        gift_card_code=gift_card.code,
+    )
+    assert again == first
+    assert refunds.refund_status(request) == first
+    assert gift_card.initial_balance_amount == Decimal("4.25")
+    assert gift_card.current_balance_amount == Decimal("4.25")
+    assert gift_card.currency == "USD"
+    assert gift_card.is_active
+    assert gift_card.assigned_to_id == order.user_id
+    assert gift_card.assigned_to_email == order.user.email
+    issued = gift_card.events.get(type=GiftCardEvents.ISSUED)
+    assert issued.order_id == order.pk
+    assert gift_card.events.filter(type=GiftCardEvents.ASSIGNED_TO_USER).exists()
+
+
+def test_request_refund_in_another_currency_fails_and_moves_nothing(
+    site_settings, order_with_lines
+):
+    # given
+    order = order_with_lines
+    request = refund_request(order, "4.25", method=RefundMethod.GIFT_CARD)
+    request = RefundRequest(**{**request.__dict__, "currency": "EUR"})
+
+    # when
+    result = refunds.request_refund(request)
+
+    # then
+    assert result == RefundResult(
+        RefundStatus.FAILED, message="the refund is in EUR, the order in USD"
+    )
+    assert not GiftCard.objects.exists()
+
+
+# --- The price port ----------------------------------------------------------
+
+
+def test_read_variant_prices_reads_the_effective_price_tax_basis_and_metadata(
+    order_with_lines, channel_USD, channel_PLN
+):
+    # given variant 1 on promotion (8.00 instead of 10.00), variant 2 at its
+    # base price only, a variant listed without a price, and a channel whose
+    # prices are entered without tax
+    first, second = (
+        line.variant for line in order_with_lines.lines.order_by("product_sku")
+    )
+    ProductVariantChannelListing.objects.filter(variant=first).update(
+        discounted_price_amount=Decimal(8)
+    )
+    ProductVariantChannelListing.objects.filter(variant=second).update(
+        discounted_price_amount=None
+    )
+    unpriced = ProductVariant.objects.create(product=second.product, sku="UNPRICED")
+    ProductVariantChannelListing.objects.create(
+        variant=unpriced, channel=channel_USD, currency="USD", price_amount=None
+    )
+    ProductVariantChannelListing.objects.create(
+        variant=second, channel=channel_PLN, currency="PLN", price_amount=Decimal(80)
+    )
+    channel_PLN.tax_configuration.prices_entered_with_tax = False
+    channel_PLN.tax_configuration.save(update_fields=["prices_entered_with_tax"])
+    first.product.metadata = {"price_protection": "exclude", "brand": "product"}
+    first.product.save(update_fields=["metadata"])
+    first.metadata = {"brand": "variant"}
+    first.save(update_fields=["metadata"])
+    usd, pln = channel_USD.slug, channel_PLN.slug
+
+    # when
+    found = prices.read_variant_prices(
+        [
+            (str(first.pk), usd),
+            (str(second.pk), usd),
+            (str(second.pk), pln),
+            (str(unpriced.pk), usd),
+            ("not-a-number", usd),
+            (str(first.pk), "no-such-channel"),
+        ]
+    )
+
+    # then
+    assert found == {
+        (str(first.pk), usd): VariantPrice(
+            variant_id=str(first.pk),
+            channel_slug=usd,
+            amount=Decimal(8),
+            currency="USD",
+            gross=True,
+            metadata={"price_protection": "exclude", "brand": "variant"},
+        ),
+        (str(second.pk), usd): VariantPrice(
+            variant_id=str(second.pk),
+            channel_slug=usd,
+            amount=Decimal(20),
+            currency="USD",
+            gross=True,
+            metadata={},
+        ),
+        (str(second.pk), pln): VariantPrice(
+            variant_id=str(second.pk),
+            channel_slug=pln,
+            amount=Decimal(80),
+            currency="PLN",
+            gross=False,
+            metadata={},
+        ),
+    }
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_read_variant_prices_takes_one_query_however_many_pairs(
+    count, product, channel_USD, django_assert_num_queries
+):
+    # given count variants listed in the channel
+    variants = ProductVariant.objects.bulk_create(
+        [ProductVariant(product=product, sku=f"BULK-{n}") for n in range(count)]
+    )
+    ProductVariantChannelListing.objects.bulk_create(
+        [
+            ProductVariantChannelListing(
+                variant=variant,
+                channel=channel_USD,
+                currency="USD",
+                price_amount=Decimal(n + 1),
+            )
+            for n, variant in enumerate(variants)
+        ]
+    )
+    pairs = [(str(variant.pk), channel_USD.slug) for variant in variants]
+
+    # when
+    with django_assert_num_queries(1):
+        found = prices.read_variant_prices(pairs)
+
+    # then
+    assert [found[pair].amount for pair in pairs] == [
+        Decimal(n + 1) for n in range(count)
+    ]
