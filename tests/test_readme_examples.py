@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from django.core.management import call_command
 
 from saleor_support_plugin import PLUGIN_ID
 from saleor_support_plugin.notifications.models import Notification
+from saleor_support_plugin.price_protection.models import PriceClaim
 from saleor_support_plugin.tickets.models import Ticket
 from sandbox.accounts.tokens import create_access_token
 
@@ -90,6 +92,7 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         "carrier_event",
         "carrier_event",
         "inbound_email",
+        "set_price",
     ]
     env = {
         **os.environ,
@@ -104,7 +107,10 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
             token = run(command.split("=", 1)[1].strip("$()"), env, sandbox)
             env["STAFF_TOKEN"] = token
             continue
-        outputs[command] = run(command, env, sandbox)
+        # set_price changes the shop's price; the README's reader has the
+        # sandbox's worker running, here the command does the worker's part.
+        eager = {"CELERY_TASK_ALWAYS_EAGER": "true"} if "set_price" in command else {}
+        outputs[command] = run(command, {**env, **eager}, sandbox)
     # then the curl example shows the staff caller
     (curl,) = [c for c in commands if c.startswith("curl ")]
     answer = json.loads(outputs[curl])
@@ -135,7 +141,21 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         "delivery_exception",
         "delivered",
         "ticket_created",
+        "price_refunded",
     ]
+    # and the price drop refunded Alice's order #1001 the difference
+    (price,) = [outputs[c] for c in commands if "set_price" in c]
+    assert "89.00 EUR → 79.00 EUR" in price
+    claim = PriceClaim.objects.get()
+    assert (claim.order.number, claim.amount, claim.state) == (
+        "1001",
+        Decimal("10.000"),
+        "refunded",
+    )
+    assert (
+        f"{claim.reference} on order #1001 (alice@example.com): 10.00 EUR, refunded"
+        in price
+    )
 
 
 def test_readme_graphql_examples_run_against_the_sandbox(sandbox):
@@ -160,3 +180,12 @@ def test_readme_graphql_examples_run_against_the_sandbox(sandbox):
     created = Ticket.objects.get(subject="Where is my parcel?")
     assert created.order is not None
     assert created.order.number == "1001"
+    # the customer's price claim waits for staff, with its ticket
+    claim = PriceClaim.objects.get(source="customer")
+    assert (claim.state, claim.amount, claim.other_shop) == (
+        "pending_review",
+        Decimal("14.000"),
+        True,
+    )
+    assert claim.ticket is not None
+    assert claim.ticket.category == "price_protection"

@@ -216,7 +216,10 @@ def claims_visible_to(requestor: Requestor, *, staff: bool) -> QuerySet[PriceCla
     if staff:
         return claims
     if requestor.is_guest and requestor.guest_order_id:
-        return claims.filter(order__order_id=requestor.guest_order_id)
+        # A guest token proves an order placed without an account, as for tickets.
+        return claims.filter(
+            order__order_id=requestor.guest_order_id, order__user_id__isnull=True
+        )
     if requestor.user_id:
         return claims.filter(
             Q(customer_user_id=requestor.user_id) | Q(order__user_id=requestor.user_id)
