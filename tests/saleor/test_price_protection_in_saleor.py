@@ -21,6 +21,7 @@ pytest.importorskip(
 import graphene  # noqa: E402
 from django.db import connections  # noqa: E402
 from saleor.channel import MarkAsPaidStrategy  # noqa: E402
+from saleor.core.jwt import create_access_token  # noqa: E402
 from saleor.giftcard import GiftCardEvents  # noqa: E402
 from saleor.giftcard.models import GiftCard  # noqa: E402
 from saleor.graphql.tests.utils import get_graphql_content  # noqa: E402
@@ -37,9 +38,16 @@ from saleor_support_plugin.price_protection.data import (  # noqa: E402
     RefundStatus,
     VariantPrice,
 )
+from saleor_support_plugin.price_protection.models import (  # noqa: E402
+    ClaimSource,
+    ClaimState,
+    PriceClaim,
+)
 from saleor_support_plugin.saleor import prices, refunds  # noqa: E402
+from saleor_support_plugin.tasks import price_protection_sweep_task  # noqa: E402
 
 from . import payment_app as app_fixtures  # noqa: E402
+from .fixtures import PLUGIN_PATH, SUPPORT_SENDER_ADDRESS  # noqa: E402
 from .payment_app import (  # noqa: E402
     LATER,
     REFUND_FAILURE,
@@ -575,4 +583,199 @@ def test_read_variant_prices_takes_one_query_however_many_pairs(
     # then
     assert [found[pair].amount for pair in pairs] == [
         Decimal(n + 1) for n in range(count)
+    ]
+
+
+# --- End to end: Saleor's mutations, the plugin's hooks and tasks ---------------
+
+SHOP_URL = "https://shop.example"
+
+MUTATION_VARIANT_LISTING_UPDATE = """
+mutation setPrice($id: ID!, $input: [ProductVariantChannelListingAddInput!]!) {
+  productVariantChannelListingUpdate(id: $id, input: $input) {
+    variant { channelListings { price { amount } } }
+    errors { field code message }
+  }
+}
+"""
+
+MUTATION_CLAIM_CREATE = """
+mutation claim($input: SupportPriceClaimCreateInput!) {
+  supportPriceClaimCreate(input: $input) {
+    claim { id reference state amount currency priceBasis ticket { category } }
+    errors { field code message }
+  }
+}
+"""
+
+MUTATION_CLAIM_APPROVE = """
+mutation approve($id: ID!) {
+  supportPriceClaimApprove(id: $id) {
+    claim { state approvedAmount }
+    errors { field code message }
+  }
+}
+"""
+
+QUERY_CLAIM = """
+query claim($id: ID!) {
+  supportPriceClaim(id: $id) { reference state amount refundReference }
+}
+"""
+
+
+@pytest.fixture
+def price_protection_plugin(support_plugin_with_sender, settings):
+    """Turn price protection on, beside Saleor's webhook plugin (for payment apps)."""
+    support_plugin_with_sender.configuration += [
+        {"name": "price_protection_enabled", "value": True},
+        {"name": "price_protection_refund_method", "value": "original_payment"},
+        {"name": "public_url", "value": SHOP_URL},
+    ]
+    support_plugin_with_sender.save(update_fields=["configuration"])
+    settings.PLUGINS = [PLUGIN_PATH, WEBHOOK_PLUGIN]
+    return support_plugin_with_sender
+
+
+@pytest.fixture
+def paid_order(
+    price_protection_plugin,
+    order_with_lines,
+    payment_app_api_client,
+    snapshot_saleor_order,
+):
+    """Return a customer's order paid through the payment App, which the plugin was told about.
+
+    Saleor's fixture: SKU_AA 3 × 10.00 net (12.30 gross), SKU_B 2 × 20.00 net (24.60 gross).
+    """
+    order = order_with_lines
+    charge_through_app(payment_app_api_client, order, order.total_gross_amount)
+    snapshot_saleor_order(order)
+    return order
+
+
+def subjects(mailoutbox, order) -> list[str]:
+    """Subjects of the plugin's emails about this order, in order sent."""
+    return [
+        mail.subject
+        for mail in mailoutbox
+        if SUPPORT_SENDER_ADDRESS in mail.from_email
+        and f"#{order.number}" in mail.subject
+    ]
+
+
+def test_lowering_a_listing_price_refunds_the_difference_once_through_the_payment_app(
+    paid_order,
+    channel_USD,
+    staff_api_client,
+    permission_manage_products,
+    payment_app_server,
+    mailoutbox,
+):
+    # given a channel that enters prices net (so the order's 10.00 net for
+    # SKU_AA compares with its listing's 10.00)
+    order = paid_order
+    channel_USD.tax_configuration.prices_entered_with_tax = False
+    channel_USD.tax_configuration.save(update_fields=["prices_entered_with_tax"])
+    line = order.lines.get(product_sku="SKU_AA")
+    staff_api_client.user.user_permissions.add(permission_manage_products)
+    variables = {
+        "id": global_id("ProductVariant", line.variant_id),
+        "input": [{"channelId": global_id("Channel", channel_USD.pk), "price": "7.00"}],
+    }
+
+    # when staff lower the price to 7.00 with Saleor's mutation, save it again
+    # unchanged, and the hourly sweep runs twice
+    for _ in range(2):
+        response = staff_api_client.post_graphql(
+            MUTATION_VARIANT_LISTING_UPDATE, variables
+        )
+        result = get_graphql_content(response)["data"][
+            "productVariantChannelListingUpdate"
+        ]
+        assert result["errors"] == []
+    for _ in range(2):
+        price_protection_sweep_task()
+
+    # then one claim was refunded: 3.00 net less per unit is 3.69 gross, × 3
+    claim = PriceClaim.objects.get()
+    assert claim.state == ClaimState.REFUNDED
+    assert claim.source == ClaimSource.AUTOMATIC
+    assert claim.refund_amount == Decimal("11.07")
+    # Saleor granted and the App was asked for exactly that, once
+    granted_refund = order.granted_refunds.get()
+    assert granted_refund.amount_value == Decimal("11.07")
+    assert granted_refund.status == OrderGrantedRefundStatus.SUCCESS
+    assert claim.refund_reference == global_id("OrderGrantedRefund", granted_refund.pk)
+    assert [seen.amount for seen in payment_app_server.requests] == [Decimal("11.07")]
+    # the customer got the price-protection email, and no second "refund issued"
+    assert subjects(mailoutbox, order) == [
+        f"We refunded the price difference on order #{order.number}"
+    ]
+
+
+def test_customer_claim_approved_by_staff_is_refunded_once(
+    paid_order,
+    customer_user,
+    staff_users,
+    permission_group_manage_orders,
+    post_plugin_graphql,
+    payment_app_server,
+    django_capture_on_commit_callbacks,
+    mailoutbox,
+):
+    # given the customer saw SKU_B (24.60 gross paid) for 20.00 in the store
+    order = paid_order
+    line = order.lines.get(product_sku="SKU_B")
+    customer_token = create_access_token(customer_user)
+    staff = staff_users[1]
+    assert staff.has_perm("order.manage_orders")
+    staff_token = create_access_token(staff)
+
+    # when the customer claims it with their Saleor JWT (each request commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_plugin_graphql(
+            MUTATION_CLAIM_CREATE,
+            token=customer_token,
+            variables={
+                "input": {
+                    "orderLineId": global_id("OrderLine", line.pk),
+                    "url": f"{SHOP_URL}/products/test-product-9",
+                    "price": "20.00",
+                    "currency": "USD",
+                }
+            },
+        )
+    created = get_graphql_content(response)["data"]["supportPriceClaimCreate"]
+    # and staff approve it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_plugin_graphql(
+            MUTATION_CLAIM_APPROVE,
+            token=staff_token,
+            variables={"id": created["claim"]["id"]},
+        )
+    approved = get_graphql_content(response)["data"]["supportPriceClaimApprove"]
+    # and the refund settles (the App confirmed it on commit) and the sweep runs
+    price_protection_sweep_task()
+    response = post_plugin_graphql(
+        QUERY_CLAIM, token=customer_token, variables={"id": created["claim"]["id"]}
+    )
+    seen = get_graphql_content(response)["data"]["supportPriceClaim"]
+
+    # then the claim waited for review with a price-protection ticket, 2 × 4.60
+    assert created["errors"] == []
+    assert created["claim"]["state"] == "PENDING_REVIEW"
+    assert created["claim"]["amount"] == "9.20"
+    assert created["claim"]["ticket"]["category"] == "PRICE_PROTECTION"
+    assert approved["errors"] == []
+    assert approved["claim"]["state"] == "APPROVED"
+    # and the customer sees it refunded; Saleor refunded exactly 9.20, once
+    granted_refund = order.granted_refunds.get()
+    assert seen["state"] == "REFUNDED"
+    assert granted_refund.amount_value == Decimal("9.20")
+    assert granted_refund.status == OrderGrantedRefundStatus.SUCCESS
+    assert [seen.amount for seen in payment_app_server.requests] == [Decimal("9.20")]
+    assert subjects(mailoutbox, order) == [
+        f"We received your price claim {created['claim']['reference']} for order #{order.number}",
+        f"We refunded the price difference on order #{order.number}",
     ]
