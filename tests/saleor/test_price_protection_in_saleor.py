@@ -664,29 +664,26 @@ def subjects(mailoutbox, order) -> list[str]:
     ]
 
 
-def test_lowering_a_listing_price_refunds_the_difference_once_through_the_payment_app(
-    paid_order,
-    channel_USD,
-    staff_api_client,
-    permission_manage_products,
-    payment_app_server,
-    mailoutbox,
-):
-    # given a channel that enters prices net (so the order's 10.00 net for
-    # SKU_AA compares with its listing's 10.00)
-    order = paid_order
+@pytest.fixture
+def net_prices(channel_USD):
+    """Let the channel enter prices net: the fixture's 10.00 net lines match their listings."""
     channel_USD.tax_configuration.prices_entered_with_tax = False
     channel_USD.tax_configuration.save(update_fields=["prices_entered_with_tax"])
-    line = order.lines.get(product_sku="SKU_AA")
-    staff_api_client.user.user_permissions.add(permission_manage_products)
-    variables = {
-        "id": global_id("ProductVariant", line.variant_id),
-        "input": [{"channelId": global_id("Channel", channel_USD.pk), "price": "7.00"}],
-    }
+    return channel_USD
 
-    # when staff lower the price to 7.00 with Saleor's mutation, save it again
-    # unchanged, and the hourly sweep runs twice
-    for _ in range(2):
+
+@pytest.fixture
+def set_price(staff_api_client, permission_manage_products, channel_USD):
+    """Change a variant's price in the channel with Saleor's own mutation, as staff."""
+    staff_api_client.user.user_permissions.add(permission_manage_products)
+
+    def set_price(variant_id, price: str) -> None:
+        variables = {
+            "id": global_id("ProductVariant", variant_id),
+            "input": [
+                {"channelId": global_id("Channel", channel_USD.pk), "price": price}
+            ],
+        }
         response = staff_api_client.post_graphql(
             MUTATION_VARIANT_LISTING_UPDATE, variables
         )
@@ -694,6 +691,21 @@ def test_lowering_a_listing_price_refunds_the_difference_once_through_the_paymen
             "productVariantChannelListingUpdate"
         ]
         assert result["errors"] == []
+
+    return set_price
+
+
+def test_lowering_a_listing_price_refunds_the_difference_once_through_the_payment_app(
+    net_prices, paid_order, set_price, payment_app_server, mailoutbox
+):
+    # given SKU_AA bought at 10.00 net, its listing's price
+    order = paid_order
+    line = order.lines.get(product_sku="SKU_AA")
+
+    # when staff lower the price to 7.00 with Saleor's mutation, save it again
+    # unchanged, and the hourly sweep runs twice
+    set_price(line.variant_id, "7.00")
+    set_price(line.variant_id, "7.00")
     for _ in range(2):
         price_protection_sweep_task()
 
@@ -778,4 +790,88 @@ def test_customer_claim_approved_by_staff_is_refunded_once(
     assert subjects(mailoutbox, order) == [
         f"We received your price claim {created['claim']['reference']} for order #{order.number}",
         f"We refunded the price difference on order #{order.number}",
+    ]
+
+
+def test_price_drop_on_a_legacy_payment_order_is_refunded_through_its_gateway(
+    net_prices,
+    price_protection_plugin,
+    settings,
+    payment_txn_captured,
+    snapshot_saleor_order,
+    set_price,
+    mailoutbox,
+):
+    # given an order paid through Saleor's dummy gateway (legacy Payments)
+    settings.PLUGINS = [PLUGIN_PATH, DUMMY_GATEWAY_PLUGIN]
+    payment = payment_txn_captured
+    order = payment.order
+    snapshot_saleor_order(order)
+    line = order.lines.get(product_sku="SKU_AA")
+
+    # when the price drops to 7.00 and the sweep runs
+    set_price(line.variant_id, "7.00")
+    price_protection_sweep_task()
+
+    # then the payment itself was refunded 11.07, once
+    claim = PriceClaim.objects.get()
+    assert claim.state == ClaimState.REFUNDED
+    assert claim.refund_reference == global_id("Payment", payment.pk)
+    payment.refresh_from_db()
+    assert payment.captured_amount == payment.total - Decimal("11.07")
+    assert list(
+        payment.transactions.filter(kind=TransactionKind.REFUND).values_list(
+            "amount", flat=True
+        )
+    ) == [Decimal("11.07")]
+    assert not order.granted_refunds.exists()
+    assert subjects(mailoutbox, order) == [
+        f"We refunded the price difference on order #{order.number}"
+    ]
+
+
+def test_price_drop_on_an_order_marked_as_paid_becomes_a_manual_claim(
+    net_prices,
+    price_protection_plugin,
+    order_with_lines,
+    snapshot_saleor_order,
+    staff_api_client,
+    permission_group_manage_orders,
+    set_price,
+    mailoutbox,
+):
+    # given an order staff marked as paid (a transaction without a payment App)
+    price_protection_plugin.configuration += [
+        {"name": "support_staff_addresses", "value": "desk@shop.example"}
+    ]
+    price_protection_plugin.save(update_fields=["configuration"])
+    order = order_with_lines
+    order.channel.order_mark_as_paid_strategy = MarkAsPaidStrategy.TRANSACTION_FLOW
+    order.channel.save(update_fields=["order_mark_as_paid_strategy"])
+    permission_group_manage_orders.user_set.add(staff_api_client.user)
+    response = staff_api_client.post_graphql(
+        MUTATION_ORDER_MARK_AS_PAID,
+        {"id": global_id("Order", order.pk), "reference": "bank transfer 42"},
+    )
+    assert get_graphql_content(response)["data"]["orderMarkAsPaid"]["errors"] == []
+    snapshot_saleor_order(order)
+    line = order.lines.get(product_sku="SKU_AA")
+
+    # when the price drops to 7.00 and the sweep runs twice
+    set_price(line.variant_id, "7.00")
+    for _ in range(2):
+        price_protection_sweep_task()
+
+    # then nothing was granted; the claim waits for a manual refund and
+    # staff were emailed once
+    claim = PriceClaim.objects.get()
+    assert claim.state == ClaimState.MANUAL_REFUND
+    assert claim.failure_reason == (
+        "the order was paid without a payment app (e.g. marked as paid): "
+        "refund it by hand"
+    )
+    assert not order.granted_refunds.exists()
+    staff_mails = [mail for mail in mailoutbox if mail.to == ["desk@shop.example"]]
+    assert [mail.subject for mail in staff_mails] == [
+        f"Manual refund needed: price claim {claim.reference} on order #{order.number}"
     ]
