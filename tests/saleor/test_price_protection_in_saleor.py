@@ -9,6 +9,7 @@ price port (`saleor_support_plugin.saleor.prices`) reads channel listings.
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -29,8 +30,14 @@ from saleor.order import OrderGrantedRefundStatus  # noqa: E402
 from saleor.order import events as order_events  # noqa: E402
 from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
 from saleor.payment.models import TransactionItem  # noqa: E402
+from saleor.plugins.models import PluginConfiguration  # noqa: E402
 from saleor.product.models import ProductVariant, ProductVariantChannelListing  # noqa: E402
 
+from saleor_support_plugin import PLUGIN_ID  # noqa: E402
+from saleor_support_plugin.notifications.models import (  # noqa: E402
+    Notification,
+    NotificationStatus,
+)
 from saleor_support_plugin.price_protection.data import (  # noqa: E402
     RefundMethod,
     RefundRequest,
@@ -41,12 +48,14 @@ from saleor_support_plugin.price_protection.data import (  # noqa: E402
 from saleor_support_plugin.price_protection.models import (  # noqa: E402
     ClaimSource,
     ClaimState,
+    PriceChange,
     PriceClaim,
 )
 from saleor_support_plugin.saleor import prices, refunds  # noqa: E402
 from saleor_support_plugin.tasks import price_protection_sweep_task  # noqa: E402
 
 from . import payment_app as app_fixtures  # noqa: E402
+from . import test_worker_in_saleor as worker_fixtures  # noqa: E402
 from .fixtures import PLUGIN_PATH, SUPPORT_SENDER_ADDRESS  # noqa: E402
 from .payment_app import (  # noqa: E402
     LATER,
@@ -59,6 +68,12 @@ from .payment_app import (  # noqa: E402
 payment_app_server = app_fixtures.payment_app_server
 payment_app = app_fixtures.payment_app
 payment_app_api_client = app_fixtures.payment_app_api_client
+# A real Celery worker of Saleor's app with Redis and an SMTP server, as in
+# test_worker_in_saleor.py.
+redis_broker = worker_fixtures.redis_broker
+smtp_server = worker_fixtures.smtp_server
+saleor_publishes_to = worker_fixtures.saleor_publishes_to
+saleor_worker = worker_fixtures.saleor_worker
 
 WEBHOOK_PLUGIN = "saleor.plugins.webhook.plugin.WebhookPlugin"
 # Saleor 3.24 keeps its dummy gateway among its test modules.
@@ -875,3 +890,109 @@ def test_price_drop_on_an_order_marked_as_paid_becomes_a_manual_claim(
     assert [mail.subject for mail in staff_mails] == [
         f"Manual refund needed: price claim {claim.reference} on order #{order.number}"
     ]
+
+
+# --- With a real worker --------------------------------------------------------
+
+SETTLE_TIMEOUT_SECONDS = 120.0
+
+
+@pytest.fixture
+def loopback_webhooks(monkeypatch):
+    """Let the worker's Saleor send webhooks to the test App on 127.0.0.1.
+
+    The worker runs Saleor's production settings, which refuse loopback
+    addresses; set before the worker starts (it reads its environment).
+    """
+    monkeypatch.setenv("HTTP_IP_FILTER_ALLOW_LOOPBACK_IPS", "True")
+
+
+@pytest.fixture
+def worker_site(transactional_db, site_settings):
+    """Give the worker a current Site: its settings say SITE_ID = 1.
+
+    Saleor's `site_settings` fixture makes a site under the next free id (and
+    points this process's SITE_ID at it); the worker needs one with id 1, as
+    in a migrated database, to sign and send webhooks.
+    """
+    from saleor.site.models import Site, SiteSettings
+
+    site, _ = Site.objects.get_or_create(
+        pk=1, defaults={"domain": "worker.example.com", "name": "Worker"}
+    )
+    SiteSettings.objects.get_or_create(
+        site=site,
+        defaults={
+            "default_mail_sender_name": "Example",
+            "default_mail_sender_address": "example@example.com",
+        },
+    )
+    return site
+
+
+def wait_for(done, what: str, worker_log) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{what} not within {SETTLE_TIMEOUT_SECONDS:.0f} s; "
+                f"worker log: {worker_log.read_text()[-5000:]}"
+            )
+        time.sleep(0.2)
+
+
+def settled() -> bool:
+    return (
+        not PriceChange.objects.filter(processed_at__isnull=True).exists()
+        and not PriceClaim.objects.exclude(state=ClaimState.REFUNDED).exists()
+        and not Notification.objects.filter(status=NotificationStatus.PENDING).exists()
+    )
+
+
+def test_price_drop_with_a_real_worker_is_refunded_once(
+    loopback_webhooks,
+    transactional_db,
+    worker_site,
+    net_prices,
+    paid_order,
+    smtp_server,
+    saleor_worker,
+    set_price,
+    payment_app_server,
+):
+    # given the plugin mailing through a real SMTP server, and a real worker
+    # (four processes) doing the plugin's and Saleor's tasks, webhooks included
+    order = paid_order
+    plugin = PluginConfiguration.objects.get(identifier=PLUGIN_ID)
+    plugin.configuration += [{"name": "smtp_url", "value": smtp_server.url}]
+    plugin.save(update_fields=["configuration"])
+    line = order.lines.get(product_sku="SKU_AA")
+
+    # when staff lower SKU_AA to 7.00 and save it again (two hooks, two tasks
+    # racing in the worker), and two hourly sweeps are queued
+    set_price(line.variant_id, "7.00")
+    set_price(line.variant_id, "7.00")
+    wait_for(
+        lambda: PriceClaim.objects.exists() and settled(),
+        "the claim refunded",
+        saleor_worker,
+    )
+    for _ in range(2):
+        price_protection_sweep_task.delay()
+    wait_for(settled, "the sweeps", saleor_worker)
+
+    # then the App was asked for 11.07 once, and Saleor holds one refund of it
+    claim = PriceClaim.objects.get()
+    assert claim.state == ClaimState.REFUNDED
+    assert claim.refund_amount == Decimal("11.07")
+    assert [seen.amount for seen in payment_app_server.requests] == [Decimal("11.07")]
+    granted_refund = order.granted_refunds.get()
+    assert granted_refund.amount_value == Decimal("11.07")
+    assert granted_refund.status == OrderGrantedRefundStatus.SUCCESS
+    # and the customer got one email about it, and no "refund issued"
+    mails = [
+        str(message["Subject"])
+        for message in smtp_server.messages()
+        if f"#{order.number}" in str(message["Subject"])
+    ]
+    assert mails == [f"We refunded the price difference on order #{order.number}"]
