@@ -192,6 +192,30 @@ def test_request_refund_succeeds_at_once_when_the_app_answers_before_it_returns(
     assert [seen.amount for seen in payment_app_server.requests] == [Decimal("3.00")]
 
 
+@pytest.mark.parametrize("by", ["global id", "pk"])
+def test_granted_refund_cites_the_refund_reason_page(
+    by, settings, order_with_lines, page, payment_app_server, payment_app_api_client
+):
+    # given a store that cites a refund-reason page, by global id or pk
+    settings.PLUGINS = [WEBHOOK_PLUGIN]
+    order = order_with_lines
+    charge_through_app(payment_app_api_client, order, order.total_gross_amount)
+    reference = global_id("Page", page.pk) if by == "global id" else str(page.pk)
+    request = RefundRequest(
+        **{**refund_request(order, "1.00").__dict__, "reason_reference": reference}
+    )
+
+    # when
+    refunds.request_refund(request)
+
+    # then the granted refund and its request event cite the page
+    granted_refund = order.granted_refunds.get()
+    assert granted_refund.reason_reference_id == page.pk
+    (event,) = granted_refund.transaction_events.filter(type="refund_request")
+    assert event.reason_reference_id == page.pk
+    assert event.message == granted_refund.reason
+
+
 def test_refund_confirmed_later_by_the_app_is_pending_until_its_report(
     settings,
     order_with_lines,
