@@ -564,7 +564,7 @@ def refund_request(claim: PriceClaim, settings: SupportSettings) -> RefundReques
         channel_slug=claim.channel_slug,
         reason=f"Price protection {claim.reference}: {claim.line.product_name} "
         f"{format_money(claim.paid_unit_price, claim.currency)} → "
-        f"{format_money(claim.new_unit_price, claim.currency)} [{claim.refund_key}]",
+        f"{format_money(claim.new_unit_price, claim.currency)}",
         reason_reference=settings.price_protection_refund_reason,
     )
 
