@@ -17,6 +17,13 @@ run under `CaptureQueriesContext` to count statements (per hook: inside the
 call and in the on-commit callbacks it registered), and every hook is called
 directly with fresh Saleor objects. The script raises stock in the database it
 runs on and leaves the orders it makes there.
+
+`--variant-samples` (default 40; 0 skips it, `--only-variant` skips the order
+mutations) also times `productVariantChannelListingUpdate` (one variant's price
+in the channel, alternating between two values) with the plugin active and
+price protection on (its `product_variant_updated` hook records the change)
+against the plugin inactive, ABBA as above, then counts statements and calls
+the hook directly; the variant's price is restored at the end.
 """
 
 from __future__ import annotations
@@ -71,6 +78,15 @@ ADDRESS = {
     "countryArea": "CA",
     "phone": "+16505550100",
 }
+VARIANT_LISTING_UPDATE = """
+mutation($id: ID!, $input: [ProductVariantChannelListingAddInput!]!) {
+  productVariantChannelListingUpdate(id: $id, input: $input) {
+    variant { id }
+    errors { field code message }
+  }
+}
+"""
+VARIANT_HOOK = "product_variant_updated"
 HOOK_NAMES = (
     "order_created",
     "order_confirmed",
@@ -226,15 +242,19 @@ def _fulfill_input(order_id: str) -> dict[str, Any]:
     }
 
 
-def _set_active(active: bool) -> None:
+def _set_active(active: bool, *, price_protection: bool | None = None) -> None:
+    """Switch the plugin's row; `price_protection` also stores that one setting (else kept)."""
     from saleor.plugins.models import PluginConfiguration
 
     from saleor_support_plugin import PLUGIN_ID
 
+    defaults: dict[str, Any] = {"active": active, "name": "Customer Support"}
+    if price_protection is not None:
+        defaults["configuration"] = [
+            {"name": "price_protection_enabled", "value": price_protection}
+        ]
     PluginConfiguration.objects.update_or_create(
-        identifier=PLUGIN_ID,
-        channel=None,
-        defaults={"active": active, "name": "Customer Support"},
+        identifier=PLUGIN_ID, channel=None, defaults=defaults
     )
 
 
@@ -267,7 +287,7 @@ class HookStatements:
     transaction defers its INSERT to the commit), counted when they run.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: tuple[str, ...] = HOOK_NAMES) -> None:
         from django.db import connection
 
         from saleor_support_plugin.plugin import SupportPlugin
@@ -286,7 +306,7 @@ class HookStatements:
 
             return run
 
-        for name in HOOK_NAMES:
+        for name in names:
             original = getattr(SupportPlugin, name)
 
             def wrapper(
@@ -436,6 +456,144 @@ def _span(values: list[int]) -> str:
     return f"{low}" if low == high else f"{low}–{high}"
 
 
+def _variant_listing(
+    api: Saleor,
+    channel: Any,
+    variant_id: str,
+    *,
+    samples: int,
+    warmup: int,
+    captured: int,
+    out: Any,
+) -> None:
+    """Time productVariantChannelListingUpdate, plugin active with price protection on vs inactive."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from graphene import Node
+    from saleor.product.models import ProductVariant, ProductVariantChannelListing
+
+    from saleor_support_plugin import PLUGIN_ID
+    from saleor_support_plugin.price_protection.models import PriceChange
+
+    _, pk = Node.from_global_id(variant_id)
+    listing = ProductVariantChannelListing.objects.get(variant_id=pk, channel=channel)
+    original = listing.price_amount
+    prices = [original, original + 1]
+    channel_id = Node.to_global_id("Channel", channel.pk)
+    counter = iter(range(10**9))
+
+    def update() -> None:
+        price = prices[next(counter) % 2]  # every call changes the price
+        api.call(
+            VARIANT_LISTING_UPDATE,
+            {
+                "id": variant_id,
+                "input": [{"channelId": channel_id, "price": str(price)}],
+            },
+            "productVariantChannelListingUpdate",
+        )
+
+    def state(active: bool) -> None:
+        _set_active(active, price_protection=True)
+
+    try:
+        for i in range(warmup):
+            state(i % 2 == 0)
+            update()
+        rows_before = PriceChange.objects.filter(variant_id=pk).count()
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        active_calls = 0
+        for i in range(2 * samples):
+            active = i % 4 in (0, 3)  # ABBA
+            state(active)
+            timings[active].append(_timed(update))
+            active_calls += active
+        rows = PriceChange.objects.filter(variant_id=pk).count() - rows_before
+
+        hooks = HookStatements((VARIANT_HOOK,))
+        totals: dict[bool, list[int]] = {True: [], False: []}
+        plugin_sql: dict[bool, list[int]] = {True: [], False: []}
+        fired: dict[bool, int] = {True: 0, False: 0}
+        for active in (True, False):
+            state(active)
+            for _ in range(captured):
+                hooks.current.clear()
+                with CaptureQueriesContext(connection) as queries:
+                    update()
+                totals[active].append(len(queries.captured_queries))
+                plugin_sql[active].append(
+                    sum(
+                        PLUGIN_TABLE_PREFIX in q["sql"]
+                        for q in queries.captured_queries
+                    )
+                )
+                fired[active] += hooks.current.get(VARIANT_HOOK, 0)
+
+        in_mutation = hooks.describe(VARIANT_HOOK)
+
+        # The hook alone, with a fresh variant, in a rolled-back transaction.
+        from saleor.plugins.manager import get_plugins_manager
+
+        state(True)
+        plugin = get_plugins_manager(allow_replica=False).get_plugin(PLUGIN_ID)
+        in_call: list[int] = []
+        after: list[int] = []
+        kinds: set[str] = set()
+        for _ in range(20):
+            variant = ProductVariant.objects.get(pk=pk)
+            with transaction.atomic():
+                registered = len(connection.run_on_commit)
+                with CaptureQueriesContext(connection) as queries:
+                    getattr(plugin, VARIANT_HOOK)(variant, None)
+                in_call.append(len(queries.captured_queries))
+                callbacks = connection.run_on_commit[registered:]
+                del connection.run_on_commit[registered:]
+                with CaptureQueriesContext(connection) as queries:
+                    for entry in callbacks:
+                        entry[1]()
+                after.append(len(queries.captured_queries))
+                kinds.update(
+                    " ".join(q["sql"].split()[:3]) for q in queries.captured_queries
+                )
+                transaction.set_rollback(True)
+    finally:
+        _set_active(False, price_protection=False)
+        ProductVariantChannelListing.objects.filter(pk=listing.pk).update(
+            price_amount=original,
+            discounted_price_amount=listing.discounted_price_amount,
+        )
+        PriceChange.objects.filter(variant_id=pk).delete()
+
+    on, off = timings[True], timings[False]
+    m_on, m_off = statistics.median(on), statistics.median(off)
+    added = statistics.median(totals[True]) - statistics.median(totals[False])
+    out.write(
+        f"\nproductVariantChannelListingUpdate (one variant, price alternating "
+        f"{prices[0]} / {prices[1]}), plugin active with price protection on vs inactive, "
+        f"{samples} interleaved samples each (ABBA)\n\n"
+    )
+    out.write(
+        f"{'mutation':<36}{'active ms':>10}{'inactive':>10}{'ratio':>7}"
+        f"{'p90 act':>9}{'p90 inact':>10}{'+SQL':>6}{'plugin SQL':>11}\n"
+    )
+    out.write(
+        f"{'productVariantChannelListingUpdate':<36}{m_on:>10.1f}{m_off:>10.1f}"
+        f"{m_on / m_off:>7.2f}{_p(on, 0.9):>9.1f}{_p(off, 0.9):>10.1f}{added:>+6.0f}"
+        f"{statistics.median(plugin_sql[True]):>11.0f}\n"
+    )
+    out.write(
+        f"Inactive total: {statistics.median(totals[False]):.0f} statements; "
+        f"{VARIANT_HOOK} fired {fired[True] / captured:g}x per mutation "
+        f"({in_mutation}); price-change rows written by the "
+        f"{active_calls} timed active mutations: {rows}\n"
+    )
+    out.write(
+        f"Called directly with a fresh ProductVariant (20 calls, in a transaction): "
+        f"{_span(in_call)} SQL in call, {_span(after)} after commit "
+        f"({', '.join(sorted(kinds)) or '-'})\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -446,6 +604,17 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--channel", default="default-channel")
+    parser.add_argument(
+        "--variant-samples",
+        type=int,
+        default=40,
+        help="timed productVariantChannelListingUpdate samples per state (0: skip)",
+    )
+    parser.add_argument(
+        "--only-variant",
+        action="store_true",
+        help="skip the order mutations (draftOrderComplete, orderFulfill)",
+    )
     args = parser.parse_args()
     _environment()
     django.setup()
@@ -465,6 +634,32 @@ def main() -> None:
     variants = _pick_variants(args.channel)
     out = sys.stdout
 
+    if not args.only_variant:
+        _order_mutations(api, channel_id, variants, args, settings, out)
+    if args.variant_samples > 0:
+        _variant_listing(
+            api,
+            channel,
+            variants[0],
+            samples=args.variant_samples,
+            warmup=args.warmup,
+            captured=args.captured,
+            out=out,
+        )
+    from saleor.celeryconf import app
+
+    app.control.purge()
+
+
+def _order_mutations(
+    api: Saleor,
+    channel_id: str,
+    variants: list[str],
+    args: argparse.Namespace,
+    settings: Any,
+    out: Any,
+) -> None:
+    """Time draftOrderComplete and orderFulfill, plugin active vs inactive; then the hooks directly."""
     for i in range(args.warmup):
         _set_active(i % 2 == 0)
         _sample(api, channel_id, variants, lambda call, *a: call(*a))
@@ -517,9 +712,6 @@ def main() -> None:
         out.write(f"  {mutation}: {', '.join(parts) or 'none'}\n")
 
     _direct_hooks(out)
-    from saleor.celeryconf import app
-
-    app.control.purge()
 
 
 if __name__ == "__main__":
