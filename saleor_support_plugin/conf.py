@@ -26,7 +26,12 @@ from django.core.validators import validate_email
 
 from .core import handlebars
 from .core.handlebars import Template, TemplateSyntaxError
-from .notifications.kinds import PRICE_KINDS, TICKET_KINDS, NotificationKind
+from .notifications.kinds import (
+    PRICE_KINDS,
+    SURVEY_KINDS,
+    TICKET_KINDS,
+    NotificationKind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +171,7 @@ TICKET_EMAIL_VARIABLES = (
 )
 SLA_BREACH_EMAIL_VARIABLES = ("ticket", "breach", "order", "customer_email")
 PRICE_EMAIL_VARIABLES = ("order", "claim", "store")
+SURVEY_EMAIL_VARIABLES = ("order", "ticket", "survey", "store", "unsubscribe_url")
 TRACKING_URL_VARIABLES = ("tracking_number", "carrier")
 TICKET_URL_VARIABLES = ("ticket_id", "number", "token")
 # The message's HTML is sanitized when it is stored: the one value a merchant's
@@ -196,6 +202,8 @@ def email_template_rules(kind: NotificationKind) -> TemplateRules:
         return TemplateRules(TICKET_EMAIL_VARIABLES, TICKET_RAW_VARIABLES)
     if kind in PRICE_KINDS:
         return TemplateRules(PRICE_EMAIL_VARIABLES)
+    if kind in SURVEY_KINDS:
+        return TemplateRules(SURVEY_EMAIL_VARIABLES)
     return TemplateRules(ORDER_EMAIL_VARIABLES)
 
 
@@ -234,6 +242,10 @@ _KIND_SWITCH_HELP = {
     "rejected, with the reason staff gave (needs price protection on).",
     NotificationKind.PRICE_REFUND_MANUAL: "Email the support staff addresses when a price "
     "refund cannot be made automatically and must be made by hand.",
+    NotificationKind.SURVEY_NPS: "Email customers the purchase survey (0–10 scores as "
+    "one-click links) after delivery (needs surveys on; respects the opt-out).",
+    NotificationKind.SURVEY_CSAT: "Email customers the ticket survey (1–5 scores as "
+    "one-click links) after their ticket is solved (needs surveys on; respects the opt-out).",
 }
 
 
@@ -445,6 +457,50 @@ def _refund_method(raw: Any) -> str:
     if value not in REFUND_METHODS:
         raise ValueError("must be original_payment or gift_card")
     return value
+
+
+SURVEY_STARTS = ("delivery", "fulfillment")
+
+
+def _survey_start(raw: Any) -> str:
+    value = str(raw or "").strip().lower()
+    if value not in SURVEY_STARTS:
+        raise ValueError("must be delivery or fulfillment")
+    return value
+
+
+def _score_threshold(top: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        value = _non_negative_int(raw)
+        if value > top:
+            raise ValueError(f"must be a score from 0 to {top}")
+        return value
+
+    return parse
+
+
+SURVEY_QUESTION_LINE = re.compile(
+    r"^(nps|csat)\.([a-z]{2}(?:[-_][A-Za-z]{2})?)\s*:\s*(.+)$"
+)
+
+
+def _survey_questions(raw: Any) -> Mapping[str, str]:
+    """Parse 'kind.language: question' lines into {"kind.language": question}."""
+    questions: dict[str, str] = {}
+    for number, line in enumerate(str(raw or "").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        match = SURVEY_QUESTION_LINE.match(line)
+        if match is None:
+            raise ValueError(
+                f"line {number}: write '<nps|csat>.<language>: <question>'"
+            )
+        kind, language, question = match.groups()
+        if len(question) > 300 or "<" in question or ">" in question:
+            raise ValueError(f"line {number}: plain text up to 300 characters")
+        questions[f"{kind}.{language.lower().replace('_', '-')}"] = question.strip()
+    return questions
 
 
 def _secret(raw: Any) -> Secret:
@@ -673,6 +729,77 @@ FIELDS: tuple[ConfigField, ...] = (
         "Survey delay (days)",
         "How many days after delivery the satisfaction survey is sent.",
         _non_negative_int,
+    ),
+    ConfigField(
+        "survey_start",
+        FieldType.STRING,
+        "delivery",
+        "Survey counts from",
+        "delivery: the survey delay counts from the carrier's delivery news (an order whose "
+        "carrier sends none counts from shipping once the carrier wait is over); "
+        "fulfillment: always from shipping.",
+        _survey_start,
+    ),
+    ConfigField(
+        "survey_carrier_wait_days",
+        FieldType.STRING,
+        "14",
+        "Survey: wait for carrier news (days)",
+        "How long after shipping the survey waits for the carrier to report delivery before "
+        "it counts from shipping instead.",
+        _non_negative_int,
+    ),
+    ConfigField(
+        "survey_quiet_days",
+        FieldType.STRING,
+        "90",
+        "Survey quiet period (days)",
+        "A customer who got a purchase survey gets no other one for this many days.",
+        _non_negative_int,
+    ),
+    ConfigField(
+        "csat_delay_hours",
+        FieldType.STRING,
+        "24",
+        "Ticket survey delay (hours)",
+        "How long after a ticket is solved its CSAT survey is sent (cancelled if it reopens "
+        "first; never for tickets tagged spam or merged).",
+        _non_negative_int,
+    ),
+    ConfigField(
+        "survey_link_days",
+        FieldType.STRING,
+        "30",
+        "Survey links valid (days)",
+        "How long the score links in a survey email work.",
+        _positive_int,
+    ),
+    ConfigField(
+        "nps_detractor_max",
+        FieldType.STRING,
+        "6",
+        "NPS detractor: score up to",
+        "An NPS answer at or below this score opens a follow-up ticket.",
+        _score_threshold(10),
+    ),
+    ConfigField(
+        "csat_detractor_max",
+        FieldType.STRING,
+        "2",
+        "CSAT low score: up to",
+        "A CSAT answer at or below this score opens a follow-up ticket.",
+        _score_threshold(5),
+    ),
+    ConfigField(
+        "survey_questions",
+        FieldType.MULTILINE,
+        "",
+        "Survey questions",
+        "Your own wording of the question per kind and language, one per line as "
+        "'<kind>.<language>: <question>' (kinds nps and csat), e.g. 'nps.de: Würden Sie "
+        "uns weiterempfehlen?'. Empty lines use the built-in wording (en, de). Plain text; "
+        "{{store.name}} inserts the shop's name.",
+        _survey_questions,
     ),
     ConfigField(
         "sla_first_response_hours",
@@ -967,6 +1094,16 @@ class SupportSettings:
     price_protection_refund_method: str = "original_payment"
     price_protection_refund_reason: str = ""
     survey_delay_days: int = 7
+    survey_start: str = "delivery"
+    survey_carrier_wait_days: int = 14
+    survey_quiet_days: int = 90
+    csat_delay_hours: int = 24
+    survey_link_days: int = 30
+    nps_detractor_max: int = 6
+    csat_detractor_max: int = 2
+    survey_questions: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False
+    )
     sla_first_response_hours: int = 24
     sla_resolution_hours: int = 72
     sla_policies: Mapping[str, tuple[int, int]] = dataclasses.field(

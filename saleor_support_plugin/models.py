@@ -9,6 +9,7 @@ from .orders.models import (
     OrderSnapshot,
 )
 from .price_protection.models import PriceChange, PriceClaim, PriceClaimTransition
+from .surveys.models import Survey, Testimonial
 from .tickets.models import InboundEmail, Macro, RoutingRule, Ticket, TicketMessage
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "PriceChange",
     "PriceClaim",
     "PriceClaimTransition",
+    "Survey",
+    "Testimonial",
     "Ticket",
     "TicketMessage",
 ]

@@ -27,6 +27,8 @@ from .price_protection.services import (
     settle_in_flight,
     sweep_price_protection,
 )
+from .surveys.scheduling import plan_surveys, send_due_surveys
+from .surveys.services import finalize_stale_answers
 from .tickets.sla import check_sla_breaches
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ SWEEP_INTERVAL_SECONDS = 30.0
 DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
 SLA_CHECK_INTERVAL_SECONDS = 60.0
 PRICE_SWEEP_INTERVAL_SECONDS = 60 * 60.0
+SURVEY_INTERVAL_SECONDS = 5 * 60.0
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -129,6 +132,18 @@ def price_protection_sweep_task() -> None:
         )
 
 
+@shared_task(ignore_result=True)
+def surveys_task() -> None:
+    """Plan the surveys owed, send the due ones, make hour-old answers final."""
+    with writer():
+        settings = load_settings()
+        if not (settings.active and settings.surveys_enabled):
+            return
+        plan_surveys(settings=settings)
+        send_due_surveys(settings=settings)
+        finalize_stale_answers(settings=settings)
+
+
 BEAT_SCHEDULE = {
     "saleor-support-plugin-check-sla": {
         "task": "saleor_support_plugin.tasks.check_sla_breaches_task",
@@ -145,6 +160,10 @@ BEAT_SCHEDULE = {
     "saleor-support-plugin-price-protection-tick": {
         "task": "saleor_support_plugin.tasks.price_protection_tick_task",
         "schedule": SWEEP_INTERVAL_SECONDS * 2,
+    },
+    "saleor-support-plugin-surveys": {
+        "task": "saleor_support_plugin.tasks.surveys_task",
+        "schedule": SURVEY_INTERVAL_SECONDS,
     },
     "saleor-support-plugin-detect-delays": {
         "task": "saleor_support_plugin.tasks.detect_delays_task",

@@ -8,7 +8,11 @@ from saleor_support_plugin.conf import (
     parse_settings,
     parse_template,
 )
-from saleor_support_plugin.notifications.kinds import TICKET_KINDS, NotificationKind
+from saleor_support_plugin.notifications.kinds import (
+    SURVEY_KINDS,
+    TICKET_KINDS,
+    NotificationKind,
+)
 from saleor_support_plugin.notifications.rendering import (
     TEMPLATE_DIR,
     html_to_text,
@@ -50,7 +54,9 @@ CONTEXT: dict[str, Any] = {
 ORDER_KINDS = [
     kind
     for kind in NotificationKind
-    if kind not in TICKET_KINDS and kind is not NotificationKind.PRICE_REFUND_MANUAL
+    if kind not in TICKET_KINDS
+    and kind not in SURVEY_KINDS
+    and kind is not NotificationKind.PRICE_REFUND_MANUAL
 ]
 
 TICKET_CONTEXT: dict[str, Any] = {
@@ -230,3 +236,48 @@ def test_price_protection_templates_render_the_claim(kind, language):
     if kind is NotificationKind.PRICE_REFUND_MANUAL:
         assert rendered.language == "en"
         assert "z@x.de" in rendered.text
+
+
+def _survey_context(kind: str) -> dict[str, Any]:
+    top = 10 if kind == "nps" else 5
+    return {
+        "order": {"number": "1042", "customer_first_name": "Zoë"},
+        "ticket": {"reference": "T-77", "subject": "Zip & buttons"},
+        "store": {"name": "Acme & Co"},
+        "survey": {
+            "kind": kind,
+            "question": "Would you <really> recommend Acme & Co?",
+            "scores": [
+                {"score": n, "url": f"https://shop.example/s/?token=t&score={n}"}
+                for n in range(0 if kind == "nps" else 1, top + 1)
+            ],
+            "page_url": "https://shop.example/s/?token=t",
+            "low_label": "Not at all",
+            "high_label": "Very",
+            "expires_days": 30,
+        },
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("kind", ["nps", "csat"])
+def test_survey_emails_carry_every_score_as_a_link(kind, language):
+    # when
+    rendered = render_email(
+        NotificationKind(f"survey_{kind}"),
+        _survey_context(kind),
+        language_code=language,
+        settings=parse_settings({}, active=True),
+    )
+
+    # then every score is a link in both parts, and text from outside is escaped
+    scores = range(0, 11) if kind == "nps" else range(1, 6)
+    for score in scores:
+        assert (
+            f"{score}: https://shop.example/s/?token=t&score={score}" in rendered.text
+        )
+        assert f">{score}</a>" in rendered.html
+    assert "score&#x3D;11" not in rendered.html
+    assert "Would you &lt;really&gt; recommend" in rendered.html
+    assert ("1042" if kind == "nps" else "T-77") in rendered.subject
+    assert "{{" not in rendered.subject + rendered.text + rendered.html

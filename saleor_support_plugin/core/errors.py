@@ -28,6 +28,11 @@ class SupportErrorCode(StrEnum):
     DUPLICATE_CLAIM = "duplicate_claim"
     AMOUNT_TOO_HIGH = "amount_too_high"
     NOTHING_TO_REFUND = "nothing_to_refund"
+    # Surveys
+    INVALID_TOKEN = "invalid_token"
+    EXPIRED = "expired"
+    ALREADY_SUBMITTED = "already_submitted"
+    OUT_OF_RANGE = "out_of_range"
 
 
 def error(field: str | None, message: str, code: SupportErrorCode) -> ValidationError:

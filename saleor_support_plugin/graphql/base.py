@@ -36,6 +36,10 @@ ERROR_DESCRIPTIONS = {
     SupportErrorCode.DUPLICATE_CLAIM: "A claim for this order line is already open.",
     SupportErrorCode.AMOUNT_TOO_HIGH: "More than what is refundable.",
     SupportErrorCode.NOTHING_TO_REFUND: "Nothing is left to refund.",
+    SupportErrorCode.INVALID_TOKEN: "The link or token is not valid (forged, or not for this).",
+    SupportErrorCode.EXPIRED: "The link or token has expired.",
+    SupportErrorCode.ALREADY_SUBMITTED: "The answer was already submitted.",
+    SupportErrorCode.OUT_OF_RANGE: "The value is outside the allowed range.",
 }
 SupportErrorCodeEnum = graphene.Enum(
     "SupportErrorCode",

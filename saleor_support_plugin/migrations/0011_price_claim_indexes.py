@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('saleor_support_plugin', '0010_price_protection'),
+        ("saleor_support_plugin", "0010_price_protection"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='priceclaim',
-            name='customer_email',
+            model_name="priceclaim",
+            name="customer_email",
             field=models.EmailField(max_length=254),
         ),
         migrations.AlterField(
-            model_name='priceclaim',
-            name='idempotency_key',
+            model_name="priceclaim",
+            name="idempotency_key",
             field=models.CharField(max_length=255),
         ),
         migrations.AddConstraint(
-            model_name='priceclaim',
-            constraint=models.UniqueConstraint(fields=('idempotency_key',), name='ssp_price_claim_key_unique'),
+            model_name="priceclaim",
+            constraint=models.UniqueConstraint(
+                fields=("idempotency_key",), name="ssp_price_claim_key_unique"
+            ),
         ),
     ]

@@ -22,6 +22,8 @@ class NotificationKind(StrEnum):
     PRICE_CLAIM_RECEIVED = "price_claim_received"
     PRICE_CLAIM_REJECTED = "price_claim_rejected"
     PRICE_REFUND_MANUAL = "price_refund_manual"
+    SURVEY_NPS = "survey_nps"
+    SURVEY_CSAT = "survey_csat"
 
     @property
     def label(self) -> str:
@@ -47,6 +49,8 @@ KIND_LABELS = {
     NotificationKind.PRICE_CLAIM_RECEIVED: "Price claim received",
     NotificationKind.PRICE_CLAIM_REJECTED: "Price claim rejected",
     NotificationKind.PRICE_REFUND_MANUAL: "Manual price refund needed (to staff)",
+    NotificationKind.SURVEY_NPS: "Purchase survey (NPS)",
+    NotificationKind.SURVEY_CSAT: "Ticket survey (CSAT)",
 }
 
 # Updates about a ticket rather than an order.
@@ -69,6 +73,9 @@ PRICE_KINDS = frozenset(
         NotificationKind.PRICE_REFUND_MANUAL,
     }
 )
+
+# Survey invitations: sent when surveys are on; an opt-out suppresses them.
+SURVEY_KINDS = frozenset({NotificationKind.SURVEY_NPS, NotificationKind.SURVEY_CSAT})
 
 # Messages consumers are entitled to whatever their preferences: confirmation of
 # the contract, its cancellation and refunds of their money. An opt-out never

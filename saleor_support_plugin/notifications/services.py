@@ -36,7 +36,13 @@ from .identity import (
     message_id_domain,
     order_reply_address,
 )
-from .kinds import PRICE_KINDS, TICKET_KINDS, TRANSACTIONAL_KINDS, NotificationKind
+from .kinds import (
+    PRICE_KINDS,
+    SURVEY_KINDS,
+    TICKET_KINDS,
+    TRANSACTIONAL_KINDS,
+    NotificationKind,
+)
 from .models import EmailOptOut, Notification, NotificationChannel, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -77,6 +83,9 @@ def _suppression(
     elif kind in PRICE_KINDS:
         if not settings.price_protection_enabled:
             return "price protection is switched off"
+    elif kind in SURVEY_KINDS:
+        if not settings.surveys_enabled:
+            return "surveys are switched off"
     elif not settings.proactive_updates_enabled:
         return "proactive order updates are switched off"
     if not settings.kind_enabled(kind):

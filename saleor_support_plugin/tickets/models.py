@@ -48,6 +48,8 @@ class TicketCategory(models.TextChoices):
     REFUND = "refund", "Refund"
     PRODUCT_QUESTION = "product_question", "Product question"
     PRICE_PROTECTION = "price_protection", "Price protection"
+    # A follow-up a low survey score opened.
+    FEEDBACK = "feedback", "Feedback"
     OTHER = "other", "Other"
 
 

@@ -1,0 +1,271 @@
+"""Which orders and tickets are owed a survey, and when; decided again at send time.
+
+Level, not edge: a periodic task plans a survey for every fully shipped order
+and every solved ticket that has none (the unique constraints make that once),
+and sends the due ones after checking the facts as they are then — the order
+cancelled, refunded or returned, the ticket reopened, an open ticket about the
+order, the customer's quiet period. Nothing depends on which event came first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from ..conf import SupportSettings
+from ..notifications.kinds import NotificationKind
+from ..notifications.services import create_ticket_notification, is_opted_out
+from ..orders.models import OrderSnapshot
+from ..tickets.models import Ticket, TicketStatus
+from .links import survey_context
+from .models import Survey, SurveyKind, SurveyState
+
+logger = logging.getLogger(__name__)
+
+SOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+# Tags staff put on tickets that must not be surveyed.
+NO_SURVEY_TAGS = ("spam", "merged")
+# Orders or tickets older than this when first seen are not surveyed late.
+TOO_LATE = timedelta(days=7)
+FULFILLED = "fulfilled"
+
+
+@dataclass(frozen=True)
+class Planned:
+    nps: int
+    csat: int
+
+
+def plan_surveys(*, settings: SupportSettings, now: datetime | None = None) -> Planned:
+    """Create the scheduled surveys that fully shipped orders and solved tickets are owed."""
+    if not (settings.active and settings.surveys_enabled):
+        return Planned(0, 0)
+    now = now or timezone.now()
+    return Planned(_plan_nps(settings, now), _plan_csat(settings, now))
+
+
+def _nps_start(
+    order: Any, settings: SupportSettings, now: datetime
+) -> tuple[str, datetime, datetime] | None:
+    """(trigger, triggered at, due at) for a shipped order, or None while it must wait."""
+    delay = timedelta(days=settings.survey_delay_days)
+    shipped_at = order.shipped_at
+    if settings.survey_start == "fulfillment":
+        return ("fulfillment", shipped_at, shipped_at + delay)
+    if order.undelivered == 0 and order.delivered_at is not None:
+        return ("delivery", order.delivered_at, order.delivered_at + delay)
+    wait = timedelta(days=settings.survey_carrier_wait_days)
+    if now - shipped_at >= wait:
+        # No delivery news for some shipment within the wait: count from shipping.
+        return (
+            "fulfillment (no delivery news)",
+            shipped_at,
+            shipped_at + max(delay, wait),
+        )
+    return None
+
+
+def _plan_nps(settings: SupportSettings, now: datetime) -> int:
+    shipped = Q(fulfillments__status=FULFILLED)
+    horizon = now - timedelta(
+        days=settings.survey_delay_days + settings.survey_carrier_wait_days
+    )
+    orders = (
+        OrderSnapshot.objects.filter(status=FULFILLED)
+        .exclude(surveys__kind=SurveyKind.NPS)
+        .annotate(
+            shipped_at=Max("fulfillments__created_at", filter=shipped),
+            delivered_at=Max("fulfillments__delivered_at", filter=shipped),
+            undelivered=Count(
+                "fulfillments",
+                filter=shipped & Q(fulfillments__delivered_at__isnull=True),
+            ),
+        )
+        .filter(shipped_at__gte=horizon - TOO_LATE)
+        .order_by("shipped_at")
+    )
+    created = 0
+    for order in orders[:2000]:
+        start = _nps_start(order, settings, now)
+        if start is None:
+            continue
+        trigger, triggered_at, due_at = start
+        late = due_at < now - TOO_LATE
+        _, was_created = Survey.objects.get_or_create(
+            kind=SurveyKind.NPS,
+            order=order,
+            defaults={
+                "customer_email": order.customer_email,
+                "customer_user_id": order.user_id,
+                "channel_slug": order.channel_slug,
+                "language_code": order.language_code,
+                "trigger": trigger,
+                "triggered_at": triggered_at,
+                "due_at": due_at,
+                "state": SurveyState.CANCELLED if late else SurveyState.SCHEDULED,
+                "reason": "too late: it was due more than a week before the plugin saw it"
+                if late
+                else "",
+            },
+        )
+        created += int(was_created)
+    return created
+
+
+def _plan_csat(settings: SupportSettings, now: datetime) -> int:
+    delay = timedelta(hours=settings.csat_delay_hours)
+    tickets = (
+        Ticket.objects.filter(status__in=SOLVED, solved_at__gte=now - delay - TOO_LATE)
+        .exclude(surveys__kind=SurveyKind.CSAT)
+        .select_related("order")
+    )
+    created = 0
+    for ticket in tickets[:2000]:
+        assert ticket.solved_at is not None
+        excluded = set(ticket.tags or ()) & set(NO_SURVEY_TAGS)
+        _, was_created = Survey.objects.get_or_create(
+            kind=SurveyKind.CSAT,
+            ticket=ticket,
+            defaults={
+                "order": None,
+                "customer_email": ticket.customer_email,
+                "customer_user_id": ticket.customer_user_id,
+                "channel_slug": ticket.order.channel_slug if ticket.order else "",
+                "language_code": ticket.order.language_code if ticket.order else "en",
+                "trigger": "ticket solved",
+                "triggered_at": ticket.solved_at,
+                "due_at": ticket.solved_at + delay,
+                "state": SurveyState.CANCELLED if excluded else SurveyState.SCHEDULED,
+                "reason": f"the ticket is tagged {', '.join(sorted(excluded))}"
+                if excluded
+                else "",
+            },
+        )
+        created += int(was_created)
+    return created
+
+
+# --- sending
+
+
+def send_due_surveys(*, settings: SupportSettings, now: datetime | None = None) -> int:
+    """Send every scheduled survey that is due and still owed; return how many went out."""
+    if not (settings.active and settings.surveys_enabled):
+        return 0
+    now = now or timezone.now()
+    due = list(
+        Survey.objects.filter(state=SurveyState.SCHEDULED, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    sent = 0
+    for pk in due:
+        sent += int(_send_one(pk, settings, now))
+    return sent
+
+
+def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
+    with transaction.atomic():
+        survey = (
+            Survey.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("order", "ticket", "ticket__order")
+            .filter(pk=pk, state=SurveyState.SCHEDULED)
+            .first()
+        )
+        if survey is None:
+            return False
+        decision = _decide(survey, settings, now)
+        if decision.cancel:
+            survey.state = SurveyState.CANCELLED
+            survey.reason = decision.cancel[:255]
+            survey.save(update_fields=["state", "reason", "updated_at"])
+            return False
+        if decision.wait:
+            if survey.reason != decision.wait:
+                survey.reason = decision.wait[:255]
+                survey.save(update_fields=["reason", "updated_at"])
+            return False
+        survey.state = SurveyState.SENT
+        survey.sent_at = now
+        survey.expires_at = now + timedelta(days=settings.survey_link_days)
+        survey.reason = ""
+        survey.save(
+            update_fields=["state", "sent_at", "expires_at", "reason", "updated_at"]
+        )
+        kind = (
+            NotificationKind.SURVEY_NPS
+            if survey.kind == SurveyKind.NPS
+            else NotificationKind.SURVEY_CSAT
+        )
+        order = survey.order or (survey.ticket.order if survey.ticket else None)
+        create_ticket_notification(
+            kind=kind,
+            key=f"survey:{survey.pk}",
+            recipients=[survey.customer_email],
+            context=survey_context(survey, settings),
+            order_id=order.order_id if order is not None else None,
+            language_code=survey.language_code,
+            settings=settings,
+        )
+    logger.info("Survey %s (%s) sent to the customer", survey.pk, survey.kind)
+    return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    cancel: str = ""
+    wait: str = ""
+
+
+def _decide(survey: Survey, settings: SupportSettings, now: datetime) -> Decision:
+    if is_opted_out(survey.customer_email):
+        return Decision(cancel="the customer unsubscribed from our emails")
+    if survey.kind == SurveyKind.CSAT:
+        ticket = survey.ticket
+        if ticket is None:
+            return Decision(cancel="the ticket was deleted")
+        if ticket.status not in SOLVED:
+            return Decision(cancel="the ticket was reopened before the survey went")
+        tags = set(ticket.tags or ()) & set(NO_SURVEY_TAGS)
+        if tags:
+            return Decision(cancel=f"the ticket is tagged {', '.join(sorted(tags))}")
+        return Decision()
+    order = survey.order
+    if order is None:
+        return Decision(cancel="the order was deleted")
+    if order.status == "canceled":
+        return Decision(cancel="the order was cancelled")
+    if order.total_refunded >= order.total_gross > 0:
+        return Decision(cancel="the order was fully refunded")
+    if not order.lines.filter(quantity_kept__gt=0).exists() and order.lines.exists():
+        return Decision(cancel="everything was returned")
+    quiet_since = now - timedelta(days=settings.survey_quiet_days)
+    if (
+        Survey.objects.filter(
+            kind=SurveyKind.NPS,
+            customer_email=survey.customer_email,
+            sent_at__gte=quiet_since,
+        )
+        .exclude(pk=survey.pk)
+        .exists()
+    ):
+        return Decision(
+            cancel=f"the customer got a survey in the last {settings.survey_quiet_days} days"
+        )
+    open_ticket = (
+        Ticket.objects.filter(order=order)
+        .exclude(status__in=SOLVED)
+        .order_by("number")
+        .first()
+    )
+    if open_ticket is not None:
+        return Decision(
+            wait=f"waiting: ticket {open_ticket.reference} about the order is open"
+        )
+    return Decision()
