@@ -72,13 +72,14 @@ def survey_for_token(token: str, *, settings: SupportSettings) -> Survey:
     return survey
 
 
-def _uuid_or_none(value: str) -> str | None:
+def _uuid_or_none(value: str) -> str:
+    """Return the UUID as text, or the nil UUID (matches no row) when it is not one."""
     import uuid
 
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        return None
+        return str(uuid.UUID(int=0))
 
 
 def clean_score(survey: Survey, raw: Any) -> int:

@@ -20,7 +20,7 @@ def make_survey_token(survey_id: str, email: str) -> str:
 
 
 def read_survey_token(
-    token: str, *, max_age_seconds: float | None
+    token: str, *, max_age_seconds: int | None
 ) -> SurveyToken | None:
     """Return the token's survey and recipient; None when forged, malformed or expired.
 
