@@ -116,6 +116,8 @@ SUPPORT_PLUGIN = {
         # set_price`) and customer claims; the store's own pages are PUBLIC_URL's.
         "price_protection_enabled": _bool("SUPPORT_PRICE_PROTECTION", True),
         "price_protection_other_shops": True,
+        # Surveys on: the demo order #1004 was delivered a week ago and gets one.
+        "surveys_enabled": _bool("SUPPORT_SURVEYS", True),
         "public_url": PUBLIC_URL,
     },
 }

@@ -4,6 +4,7 @@ from django.core.management import call_command
 
 from saleor_support_plugin.notifications.models import Notification
 from saleor_support_plugin.orders.models import OrderSnapshot
+from saleor_support_plugin.surveys.models import Survey
 from saleor_support_plugin.tickets.models import Macro, RoutingRule, Ticket
 
 
@@ -16,7 +17,16 @@ def test_seed_demo_is_idempotent_and_uses_the_plugin(transactional_db, settings)
         "1001",
         "1002",
         "1003",
+        "1004",
     }
+    # the order delivered a week ago got its purchase survey, once, in German
+    survey = Survey.objects.get()
+    assert (survey.order.number, survey.state, survey.language_code) == (
+        "1004",
+        "sent",
+        "de",
+    )
+    assert Notification.objects.filter(kind="survey_nps").count() == 1
     assert Ticket.objects.count() == 2
     where = Ticket.objects.get(subject="Where is my order?")
     assert where.order is not None
@@ -30,7 +40,19 @@ def test_seed_demo_is_idempotent_and_uses_the_plugin(transactional_db, settings)
             kind__in=["confirmed", "shipped", "cancelled"]
         ).values_list("kind", flat=True)
     )
-    assert kinds == ["cancelled", "confirmed", "confirmed", "confirmed", "shipped"]
+    # (#1004's "shipped" is history: it happened before the plugin knew the order)
+    assert kinds == [
+        "cancelled",
+        "confirmed",
+        "confirmed",
+        "confirmed",
+        "shipped",
+        "shipped",
+    ]
+    assert (
+        Notification.objects.get(kind="shipped", order_id=survey.order.order_id).status
+        == "suppressed"
+    )
 
 
 def test_ticket_email_link_opens_the_sandbox_ticket_page_where_the_customer_answers(

@@ -118,6 +118,7 @@ def demo_orders() -> list[DemoOrder]:
         1001: "shipped, tracking number DEMO-1001",
         1002: "confirmed, German",
         1003: "cancelled, placed without an account",
+        1004: "delivered a week ago, German: its purchase survey was sent",
     }
     return [
         DemoOrder(order, states[order.number])

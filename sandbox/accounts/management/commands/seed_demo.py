@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from sandbox.accounts.demo import seed_users
 from sandbox.accounts.demo_orders import seed_orders
+from sandbox.accounts.demo_surveys import seed_surveys
 from sandbox.accounts.demo_tickets import seed_tickets
 
 
@@ -17,6 +18,8 @@ class Command(BaseCommand):
         )
         for order in orders:
             self.stdout.write(f"  {order.describe()}")
+        survey_order = seed_surveys(users)
+        self.stdout.write(f"  {survey_order.describe()}")
         tickets = seed_tickets(users)
         self.stdout.write(
             f"Demo tickets: {', '.join(tickets)}; a macro and a routing rule"
