@@ -11,6 +11,7 @@ from .core import SupportRequestor
 from .notifications.schema import NotificationQueries
 from .price_protection.schema import PriceClaimMutations, PriceClaimQueries
 from .staff_tools import StaffToolMutations, StaffToolQueries
+from .surveys.schema import SurveyMutations, SurveyQueries
 from .tickets import TicketMutations, TicketQueries
 
 
@@ -19,6 +20,7 @@ class Query(
     StaffToolQueries,
     NotificationQueries,
     PriceClaimQueries,
+    SurveyQueries,
     graphene.ObjectType,
 ):
     class Meta:
@@ -44,7 +46,11 @@ class Query(
 
 
 class Mutation(
-    TicketMutations, StaffToolMutations, PriceClaimMutations, graphene.ObjectType
+    TicketMutations,
+    StaffToolMutations,
+    PriceClaimMutations,
+    SurveyMutations,
+    graphene.ObjectType,
 ):
     class Meta:
         description = "Changes through the support API."

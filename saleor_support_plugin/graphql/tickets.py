@@ -149,6 +149,14 @@ class SupportOrder(graphene.ObjectType):
         required=True,
         description="Price claims on the order the caller may see, newest first.",
     )
+    surveys = graphene.List(
+        graphene.NonNull(lambda: _survey_type()),
+        required=True,
+        description=(
+            "The order's purchase survey (NPS) and the surveys (CSAT) of its tickets, "
+            "with their answers, oldest first (staff only; empty for customers)."
+        ),
+    )
 
     class Meta:
         description = "The order a ticket is about, from the plugin's snapshot."
@@ -220,6 +228,21 @@ class SupportOrder(graphene.ObjectType):
             .order_by("-created_at", "-number")
         )
         return with_visible_tickets(claims, context)
+
+    @staticmethod
+    def resolve_surveys(root: OrderSnapshot, info):
+        from .surveys.dataloaders import SurveysByOrderIdLoader
+
+        if not _staff(info):
+            return []
+        return SurveysByOrderIdLoader(info.context).load(root.pk)
+
+
+def _survey_type() -> type[graphene.ObjectType]:
+    # A survey shows its follow-up ticket: imported when the schema is built.
+    from .surveys.types import SupportSurvey
+
+    return SupportSurvey
 
 
 def _price_claim_type() -> type[graphene.ObjectType]:
@@ -327,6 +350,21 @@ class SupportTicket(graphene.ObjectType):
         required=True,
         description="Messages, oldest first; internal notes only for staff.",
     )
+    surveys = graphene.List(
+        graphene.NonNull(lambda: _survey_type()),
+        required=True,
+        description=(
+            "The ticket's satisfaction survey (CSAT) with its answer (staff only; empty "
+            "for customers)."
+        ),
+    )
+    follow_up_of = graphene.Field(
+        lambda: _survey_type(),
+        description=(
+            "The survey whose low score opened this follow-up ticket, with the score "
+            "and comment (staff only)."
+        ),
+    )
 
     class Meta:
         description = "A support ticket."
@@ -377,6 +415,22 @@ class SupportTicket(graphene.ObjectType):
         return list(
             visible_messages(info.context.requestor, info.context.settings, root)
         )
+
+    @staticmethod
+    def resolve_surveys(root: Ticket, info):
+        from .surveys.dataloaders import SurveysByTicketIdLoader
+
+        if not _staff(info):
+            return []
+        return SurveysByTicketIdLoader(info.context).load(root.pk)
+
+    @staticmethod
+    def resolve_follow_up_of(root: Ticket, info):
+        from .surveys.dataloaders import SurveyByFollowUpTicketIdLoader
+
+        if not _staff(info):
+            return None
+        return SurveyByFollowUpTicketIdLoader(info.context).load(root.pk)
 
     @staticmethod
     def resolve_last_message_text(root: Ticket, info):

@@ -1,0 +1,1 @@
+"""Surveys over GraphQL: answering by token, staff views of answers, testimonials."""
