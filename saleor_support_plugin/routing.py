@@ -15,6 +15,7 @@ from .core.http import json_error, not_found
 from .graphql.views import handle_graphql
 from .health import handle_health
 from .notifications.unsubscribe import handle_unsubscribe
+from .surveys.views import handle_survey
 from .webhooks import carrier, inbound_email  # noqa: F401 (register their handlers)
 from .webhooks.registry import dispatch_webhook
 
@@ -44,6 +45,8 @@ def _route(request: HttpRequest, path: str, settings: SupportSettings) -> HttpRe
             return handle_health(request, settings)
         case ["unsubscribe"]:
             return handle_unsubscribe(request, settings)
+        case ["survey"]:
+            return handle_survey(request, settings)
         case ["webhooks", source]:
             return dispatch_webhook(request, source, settings)
     return not_found(f"No route for {path!r}.")

@@ -13,4 +13,5 @@ else:
         "tests.fixtures.support",
         "tests.fixtures.price_protection",
         "tests.fixtures.tickets",
+        "tests.fixtures.browser",
     ]

@@ -41,6 +41,12 @@ PAGE = {
         "expired": "This survey link has expired.",
         "error": "Please check your answer.",
         "chars_left": "Up to {limit} characters.",
+        "about_order": "Order #{number}",
+        "about_ticket": "Your request {reference}",
+        "score_error": "Choose a score from {low} to {high}.",
+        "comment_error": "Please shorten your comment to {limit} characters.",
+        "bad_request": "We could not read your answer. Please open the link in the "
+        "email again.",
     },
     "de": {
         "title": "Ihre Meinung",
@@ -58,6 +64,12 @@ PAGE = {
         "expired": "Dieser Umfrage-Link ist abgelaufen.",
         "error": "Bitte prüfen Sie Ihre Antwort.",
         "chars_left": "Bis zu {limit} Zeichen.",
+        "about_order": "Bestellung #{number}",
+        "about_ticket": "Ihre Anfrage {reference}",
+        "score_error": "Bitte wählen Sie eine Bewertung von {low} bis {high}.",
+        "comment_error": "Bitte kürzen Sie Ihren Kommentar auf {limit} Zeichen.",
+        "bad_request": "Wir konnten Ihre Antwort nicht lesen. Bitte öffnen Sie den Link "
+        "in der E-Mail erneut.",
     },
 }
 
