@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from ..conf import SupportSettings
 from ..notifications.kinds import NotificationKind
+from ..notifications.models import Notification
 from ..notifications.services import create_ticket_notification, is_opted_out
 from ..orders.models import OrderSnapshot
 from ..tickets.models import Ticket, TicketStatus
@@ -34,6 +35,11 @@ NO_SURVEY_TAGS = ("spam", "merged")
 # Orders or tickets older than this when first seen are not surveyed late.
 TOO_LATE = timedelta(days=7)
 FULFILLED = "fulfilled"
+# Order statuses of a fully shipped order: a partly returned one was shipped in
+# full and the customer kept something (a full return is "returned").
+SHIPPED_ORDER_STATUSES = (FULFILLED, "partially_returned")
+# Why a CSAT survey did not go when its ticket reopened; the next solving revives it.
+REOPENED = "the ticket was reopened before the survey went"
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def _plan_nps(settings: SupportSettings, now: datetime) -> int:
         days=settings.survey_delay_days + settings.survey_carrier_wait_days
     )
     orders = (
-        OrderSnapshot.objects.filter(status=FULFILLED)
+        OrderSnapshot.objects.filter(status__in=SHIPPED_ORDER_STATUSES)
         .exclude(surveys__kind=SurveyKind.NPS)
         .annotate(
             shipped_at=Max("fulfillments__created_at", filter=shipped),
@@ -148,7 +154,36 @@ def _plan_csat(settings: SupportSettings, now: datetime) -> int:
             },
         )
         created += int(was_created)
-    return created
+    return created + _revive_reopened(delay, now)
+
+
+def _revive_reopened(delay: timedelta, now: datetime) -> int:
+    """Schedule again the CSAT a reopening cancelled, once its ticket is solved again.
+
+    It was never sent, so the ticket's one survey is still owed: it counts from
+    the last solving, like a first one.
+    """
+    revivable = Survey.objects.filter(
+        kind=SurveyKind.CSAT,
+        state=SurveyState.CANCELLED,
+        reason=REOPENED,
+        ticket__status__in=SOLVED,
+        ticket__solved_at__gt=F("triggered_at"),
+        ticket__solved_at__gte=now - delay - TOO_LATE,
+    ).values_list("pk", "ticket__solved_at")
+    revived = 0
+    for pk, solved_at in revivable[:2000]:
+        assert solved_at is not None  # filtered: solved after the first solving
+        revived += Survey.objects.filter(
+            pk=pk, state=SurveyState.CANCELLED, reason=REOPENED
+        ).update(
+            state=SurveyState.SCHEDULED,
+            reason="",
+            triggered_at=solved_at,
+            due_at=solved_at + delay,
+            updated_at=now,
+        )
+    return revived
 
 
 # --- sending
@@ -180,6 +215,8 @@ def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
         )
         if survey is None:
             return False
+        if _solved_again_later(survey, settings, now):
+            return False
         decision = _decide(survey, settings, now)
         if decision.cancel:
             survey.state = SurveyState.CANCELLED
@@ -198,23 +235,67 @@ def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
         survey.save(
             update_fields=["state", "sent_at", "expires_at", "reason", "updated_at"]
         )
-        kind = (
-            NotificationKind.SURVEY_NPS
-            if survey.kind == SurveyKind.NPS
-            else NotificationKind.SURVEY_CSAT
-        )
         order = survey.order or (survey.ticket.order if survey.ticket else None)
-        create_ticket_notification(
-            kind=kind,
-            key=f"survey:{survey.pk}",
+        key = f"survey:{survey.pk}"
+        queued = create_ticket_notification(
+            kind=_notification_kind(survey),
+            key=key,
             recipients=[survey.customer_email],
             context=survey_context(survey, settings),
             order_id=order.order_id if order is not None else None,
             language_code=survey.language_code,
             settings=settings,
         )
+        if not queued:
+            # Suppressed (no address, …): never sent, so it counts neither as
+            # sent nor for the quiet period; the outbox row keeps the detail.
+            why = (
+                Notification.objects.filter(
+                    dedupe_key=f"{key}:{survey.customer_email.lower()}:email"
+                )
+                .values_list("reason", flat=True)
+                .first()
+            )
+            survey.state = SurveyState.CANCELLED
+            survey.sent_at = survey.expires_at = None
+            survey.reason = f"the email was not sent: {why or 'suppressed'}"[:255]
+            survey.save(
+                update_fields=["state", "sent_at", "expires_at", "reason", "updated_at"]
+            )
+            return False
     logger.info("Survey %s (%s) sent to the customer", survey.pk, survey.kind)
     return True
+
+
+def _notification_kind(survey: Survey) -> NotificationKind:
+    return (
+        NotificationKind.SURVEY_NPS
+        if survey.kind == SurveyKind.NPS
+        else NotificationKind.SURVEY_CSAT
+    )
+
+
+def _solved_again_later(
+    survey: Survey, settings: SupportSettings, now: datetime
+) -> bool:
+    """Count a CSAT from its ticket's last solving; True while that makes it not due.
+
+    A ticket reopened and solved again between two runs never looked reopened
+    to the task: its survey still waits a full delay after the last solving.
+    """
+    ticket = survey.ticket
+    if (
+        survey.kind != SurveyKind.CSAT
+        or ticket is None
+        or ticket.status not in SOLVED
+        or ticket.solved_at is None
+        or ticket.solved_at <= survey.triggered_at
+    ):
+        return False
+    survey.triggered_at = ticket.solved_at
+    survey.due_at = ticket.solved_at + timedelta(hours=settings.csat_delay_hours)
+    survey.save(update_fields=["triggered_at", "due_at", "updated_at"])
+    return survey.due_at > now
 
 
 @dataclass(frozen=True)
@@ -224,14 +305,20 @@ class Decision:
 
 
 def _decide(survey: Survey, settings: SupportSettings, now: datetime) -> Decision:
+    if not survey.customer_email:
+        return Decision(cancel="there is no customer email address")
     if is_opted_out(survey.customer_email):
         return Decision(cancel="the customer unsubscribed from our emails")
+    kind = _notification_kind(survey)
+    if not settings.kind_enabled(kind):
+        # The merchant switched this email off: the survey never goes.
+        return Decision(cancel=f"'{kind.label}' emails are switched off")
     if survey.kind == SurveyKind.CSAT:
         ticket = survey.ticket
         if ticket is None:
             return Decision(cancel="the ticket was deleted")
         if ticket.status not in SOLVED:
-            return Decision(cancel="the ticket was reopened before the survey went")
+            return Decision(cancel=REOPENED)
         tags = set(ticket.tags or ()) & set(NO_SURVEY_TAGS)
         if tags:
             return Decision(cancel=f"the ticket is tagged {', '.join(sorted(tags))}")

@@ -61,7 +61,7 @@ def survey_for_token(token: str, *, settings: SupportSettings) -> Survey:
     if (
         survey is None
         or claims is None
-        or survey.customer_email.lower() != claims.email
+        or not claims.is_for(survey.customer_email)
         or survey.state in (SurveyState.SCHEDULED, SurveyState.CANCELLED)
     ):
         raise error(
