@@ -381,35 +381,36 @@ def test_planning_and_sending_twice_make_one_survey_and_one_email(
     assert len(nps_mails(smtp_server, order)) == 1
 
 
+def race(work) -> list[Any]:
+    """Run `work` in two threads at once (connections of their own); return their results."""
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(work())
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    return results
+
+
 def test_concurrent_planning_and_sending_make_one_survey_per_order(
     transactional_db, survey_config, smtp_server, on_commit, post_carrier_event
 ):
     # given twelve delivered orders (committed: the threads have connections of their own)
     orders = [delivered_order(on_commit, post_carrier_event) for _ in range(12)]
     settings = load_settings()
-
-    def race(work) -> list[Any]:
-        """Run `work` in two threads at once; return their results."""
-        barrier = threading.Barrier(2)
-        results: list[Any] = []
-        failures: list[BaseException] = []
-
-        def worker() -> None:
-            try:
-                barrier.wait(timeout=10)
-                results.append(work())
-            except BaseException as exc:  # surfaced below
-                failures.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert failures == []
-        return results
 
     # when two workers plan at the same moment
     with at(DELIVERED + HOUR):
@@ -427,6 +428,32 @@ def test_concurrent_planning_and_sending_make_one_survey_per_order(
     for order in orders:
         assert len(nps_mails(smtp_server, order)) == 1
     assert Notification.objects.filter(kind="survey_nps").count() == 12
+
+
+def test_concurrent_senders_respect_the_quiet_period(
+    transactional_db, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given eight customers with two orders each, delivered together
+    customers = [
+        SaleorUserFactory.create(email=f"twice{number}@example.com")
+        for number in range(8)
+    ]
+    pairs = [
+        [delivered_order(on_commit, post_carrier_event, user=customer) for _ in "ab"]
+        for customer in customers
+    ]
+    settings = load_settings()
+    with at(DELIVERED + HOUR):
+        assert plan_surveys(settings=settings).nps == 16
+    # when two workers send at the same moment (each takes the surveys the other has not)
+    with at(DELIVERED + 7 * DAY):
+        sent = race(lambda: send_due_surveys(settings=settings))
+    # then each customer got one survey; the other order's is cancelled for the quiet period
+    assert sum(sent) == 8
+    for customer, orders in zip(customers, pairs, strict=True):
+        states = sorted(survey_of(order).state for order in orders)
+        assert states == [SurveyState.CANCELLED, SurveyState.SENT], customer.email
+        assert sum(len(nps_mails(smtp_server, order)) for order in orders) == 1
 
 
 # --- post-purchase NPS: when it does not go
@@ -581,6 +608,24 @@ def test_merchant_switching_the_nps_email_off_cancels_instead_of_counting_it_sen
     assert survey.reason == "'Purchase survey (NPS)' emails are switched off"
     assert nps_mails(smtp_server, order) == []
     assert not Notification.objects.filter(kind="survey_nps").exists()
+
+
+def test_without_a_public_url_no_survey_goes_out_with_broken_links(
+    db, settings, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given neither the plugin nor the host names the shop's public URL
+    settings.PUBLIC_URL = ""
+    order = delivered_order(on_commit, post_carrier_event)
+    # when its survey is due
+    run_surveys(on_commit, DELIVERED + 7 * DAY)
+    # then it is cancelled, saying what to set, instead of mailing relative links
+    survey = survey_of(order)
+    assert (survey.state, survey.sent_at) == (SurveyState.CANCELLED, None)
+    assert survey.reason == (
+        "no public URL for the survey links: set the plugin's public URL "
+        "(or the host's PUBLIC_URL)"
+    )
+    assert nps_mails(smtp_server, order) == []
 
 
 def test_order_without_an_email_address_gets_no_survey(

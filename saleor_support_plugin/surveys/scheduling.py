@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from ..conf import SupportSettings
 from ..notifications.kinds import NotificationKind
 from ..notifications.models import Notification
 from ..notifications.services import create_ticket_notification, is_opted_out
+from ..notifications.unsubscribe import public_base_url
 from ..orders.models import OrderSnapshot
 from ..tickets.models import Ticket, TicketStatus
 from .links import survey_context
@@ -40,6 +41,10 @@ FULFILLED = "fulfilled"
 SHIPPED_ORDER_STATUSES = (FULFILLED, "partially_returned")
 # Why a CSAT survey did not go when its ticket reopened; the next solving revives it.
 REOPENED = "the ticket was reopened before the survey went"
+NO_PUBLIC_URL = (
+    "no public URL for the survey links: set the plugin's public URL "
+    "(or the host's PUBLIC_URL)"
+)
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,11 @@ def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
             return False
         if _solved_again_later(survey, settings, now):
             return False
+        if survey.kind == SurveyKind.NPS and survey.customer_email:
+            # One customer's surveys are decided one at a time: two workers
+            # sending two of their orders' surveys must not both pass the
+            # quiet period, each before the other's commit.
+            _lock_customer(survey.customer_email)
         decision = _decide(survey, settings, now)
         if decision.cancel:
             survey.state = SurveyState.CANCELLED
@@ -267,6 +277,15 @@ def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
     return True
 
 
+def _lock_customer(email: str) -> None:
+    """Hold the customer's survey lock until the transaction ends (advisory, no row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"saleor-support-plugin:survey-customer:{email.lower()}"],
+        )
+
+
 def _notification_kind(survey: Survey) -> NotificationKind:
     return (
         NotificationKind.SURVEY_NPS
@@ -313,6 +332,9 @@ def _decide(survey: Survey, settings: SupportSettings, now: datetime) -> Decisio
     if not settings.kind_enabled(kind):
         # The merchant switched this email off: the survey never goes.
         return Decision(cancel=f"'{kind.label}' emails are switched off")
+    if not public_base_url(settings):
+        # The score links would be relative: no mail client can open them.
+        return Decision(cancel=NO_PUBLIC_URL)
     if survey.kind == SurveyKind.CSAT:
         ticket = survey.ticket
         if ticket is None:
