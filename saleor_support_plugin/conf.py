@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -172,6 +172,9 @@ TICKET_EMAIL_VARIABLES = (
 SLA_BREACH_EMAIL_VARIABLES = ("ticket", "breach", "order", "customer_email")
 PRICE_EMAIL_VARIABLES = ("order", "claim", "store")
 SURVEY_EMAIL_VARIABLES = ("order", "ticket", "survey", "store", "unsubscribe_url")
+# metrics/report.py: the figures, topics and lowest-rated tickets, and the charts
+# (each with its cid: and alt text).
+WEEKLY_REPORT_EMAIL_VARIABLES = ("report", "charts", "store")
 TRACKING_URL_VARIABLES = ("tracking_number", "carrier")
 TICKET_URL_VARIABLES = ("ticket_id", "number", "token")
 # The message's HTML is sanitized when it is stored: the one value a merchant's
@@ -204,6 +207,8 @@ def email_template_rules(kind: NotificationKind) -> TemplateRules:
         return TemplateRules(PRICE_EMAIL_VARIABLES)
     if kind in SURVEY_KINDS:
         return TemplateRules(SURVEY_EMAIL_VARIABLES)
+    if kind is NotificationKind.WEEKLY_REPORT:
+        return TemplateRules(WEEKLY_REPORT_EMAIL_VARIABLES)
     return TemplateRules(ORDER_EMAIL_VARIABLES)
 
 
@@ -246,6 +251,8 @@ _KIND_SWITCH_HELP = {
     "one-click links) after delivery (needs surveys on; respects the opt-out).",
     NotificationKind.SURVEY_CSAT: "Email customers the ticket survey (1–5 scores as "
     "one-click links) after their ticket is solved (needs surveys on; respects the opt-out).",
+    NotificationKind.WEEKLY_REPORT: "Email the support staff addresses the weekly service "
+    "report (needs the weekly report on; independent of proactive order updates).",
 }
 
 
@@ -259,7 +266,7 @@ def _kind_switch_help(kind: NotificationKind) -> str:
 def _built_in_language(kind: NotificationKind) -> str:
     staff = (
         kind in TICKET_KINDS and kind is not NotificationKind.TICKET_REPLY
-    ) or kind is NotificationKind.PRICE_REFUND_MANUAL
+    ) or kind in (NotificationKind.PRICE_REFUND_MANUAL, NotificationKind.WEEKLY_REPORT)
     return "in English" if staff else "in the order's language"
 
 
@@ -337,6 +344,35 @@ def _weekdays(raw: Any) -> tuple[int, ...]:
     if unknown or not names:
         raise ValueError("List working days as mon, tue, wed, thu, fri, sat, sun.")
     return tuple(sorted({WEEKDAYS.index(name) for name in names}))
+
+
+DAY_NAMES = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+def _weekday(raw: Any) -> int:
+    """'monday' (or 'mon') -> 0 … 'sunday' -> 6."""
+    text = _text(raw).lower()
+    for index, name in enumerate(DAY_NAMES):
+        if text in (name, name[:3]):
+            return index
+    raise ValueError(f"Enter a day of the week such as monday, not {text!r}.")
+
+
+def _clock_time(raw: Any) -> time:
+    """'08:00' -> time(8, 0), a time of day in the business time zone."""
+    text = _text(raw)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"Enter a time of day as HH:MM, e.g. 08:00, not {text!r}.")
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 def _dates(raw: Any) -> tuple[date, ...]:
@@ -633,6 +669,33 @@ FIELDS: tuple[ConfigField, ...] = (
         "Support team addresses",
         "Comma-separated email addresses notified about new tickets and SLA breaches.",
         _email_list,
+    ),
+    ConfigField(
+        "weekly_report_enabled",
+        FieldType.BOOLEAN,
+        True,
+        "Weekly report",
+        "Email the support team addresses a service report every week: the figures "
+        "against the week before, the top ticket topics, the lowest-rated tickets and "
+        "charts. Independent of proactive order updates.",
+        _parse_bool,
+    ),
+    ConfigField(
+        "weekly_report_day",
+        FieldType.STRING,
+        "monday",
+        "Weekly report: day",
+        "The day of the week the report is sent (monday … sunday); it covers the seven "
+        "days before that day.",
+        _weekday,
+    ),
+    ConfigField(
+        "weekly_report_time",
+        FieldType.STRING,
+        "08:00",
+        "Weekly report: time",
+        "The time of day (HH:MM, business time zone) the report is sent.",
+        _clock_time,
     ),
     ConfigField(
         "delay_threshold_days",
@@ -1083,6 +1146,9 @@ class SupportSettings:
     saleor_email_overlap: str = ""
     smtp_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     support_staff_addresses: tuple[str, ...] = ()
+    weekly_report_enabled: bool = True
+    weekly_report_day: int = 0  # Monday
+    weekly_report_time: time = time(8, 0)
     delay_threshold_days: int = 2
     price_protection_window_days: int = 30
     price_protection_minimum: Decimal = Decimal("1.00")

@@ -56,6 +56,9 @@ class Ports:
     # What the host knows of a refund step by its key; None when it never saw
     # it (then it is safe to request it).
     refund_status: Callable[[RefundRequest], RefundResult | None] = lambda request: None
+    # The database alias for heavy reads that may lag a little (the statistics):
+    # Saleor's read replica when it has one, the writer otherwise.
+    read_replica: Callable[[], str] = lambda: "default"
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -104,3 +107,7 @@ def request_refund(request: RefundRequest) -> RefundResult:
 
 def refund_status(request: RefundRequest) -> RefundResult | None:
     return get_ports().refund_status(request)
+
+
+def read_replica() -> str:
+    return get_ports().read_replica()

@@ -12,6 +12,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from .metrics.weekly import send_weekly_report
 from .notifications.services import (
     deliver_notification,
     enqueue_deliveries,
@@ -38,6 +39,7 @@ DELAY_CHECK_INTERVAL_SECONDS = 15 * 60.0
 SLA_CHECK_INTERVAL_SECONDS = 60.0
 PRICE_SWEEP_INTERVAL_SECONDS = 60 * 60.0
 SURVEY_INTERVAL_SECONDS = 5 * 60.0
+WEEKLY_REPORT_INTERVAL_SECONDS = 15 * 60.0
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -144,6 +146,13 @@ def surveys_task() -> None:
         finalize_stale_answers(settings=settings)
 
 
+@shared_task(ignore_result=True)
+def weekly_report_task() -> None:
+    """Write the weekly report when it is due (once per period, whatever the runs)."""
+    with writer():
+        send_weekly_report(now=timezone.now(), settings=load_settings())
+
+
 BEAT_SCHEDULE = {
     "saleor-support-plugin-check-sla": {
         "task": "saleor_support_plugin.tasks.check_sla_breaches_task",
@@ -164,6 +173,10 @@ BEAT_SCHEDULE = {
     "saleor-support-plugin-surveys": {
         "task": "saleor_support_plugin.tasks.surveys_task",
         "schedule": SURVEY_INTERVAL_SECONDS,
+    },
+    "saleor-support-plugin-weekly-report": {
+        "task": "saleor_support_plugin.tasks.weekly_report_task",
+        "schedule": WEEKLY_REPORT_INTERVAL_SECONDS,
     },
     "saleor-support-plugin-detect-delays": {
         "task": "saleor_support_plugin.tasks.detect_delays_task",

@@ -57,6 +57,8 @@ ORDER_KINDS = [
     if kind not in TICKET_KINDS
     and kind not in SURVEY_KINDS
     and kind is not NotificationKind.PRICE_REFUND_MANUAL
+    # Staff's report: tests/test_weekly_report.py renders it.
+    and kind is not NotificationKind.WEEKLY_REPORT
 ]
 
 TICKET_CONTEXT: dict[str, Any] = {

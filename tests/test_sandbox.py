@@ -21,6 +21,7 @@ def test_seed_demo_is_idempotent_and_uses_the_plugin(transactional_db, settings)
     }
     # the order delivered a week ago got its purchase survey, once, in German
     survey = Survey.objects.get()
+    assert survey.order is not None
     assert (survey.order.number, survey.state, survey.language_code) == (
         "1004",
         "sent",

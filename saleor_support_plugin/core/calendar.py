@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..conf import SupportSettings
@@ -45,6 +45,25 @@ class BusinessCalendar:
                 remaining -= close_at - moment
             moment = self._day_window(self.next_business_day(day))[0]
         raise ValueError("The business calendar has no working hours.")
+
+    def business_seconds(self, start: datetime, end: datetime) -> int:
+        """Working seconds between `start` and `end` (0 when `end` is not after `start`)."""
+        if end <= start:
+            return 0
+        total = timedelta()
+        day = start.astimezone(self.timezone).date()
+        last = end.astimezone(self.timezone).date()
+        while day <= last:
+            if self.is_business_day(day):
+                open_at, close_at = self._day_window(day)
+                # Compared as instants: aware datetimes of one zone subtract as
+                # wall-clock times, which is wrong across a DST change.
+                lower = max(open_at.astimezone(UTC), start.astimezone(UTC))
+                upper = min(close_at.astimezone(UTC), end.astimezone(UTC))
+                if upper > lower:
+                    total += upper - lower
+            day += timedelta(days=1)
+        return int(total.total_seconds())
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() in self.workdays and day not in self.holidays

@@ -8,6 +8,7 @@ import graphene
 
 from .. import __version__
 from .core import SupportRequestor
+from .metrics.schema import StatisticsQueries
 from .notifications.schema import NotificationQueries
 from .price_protection.schema import PriceClaimMutations, PriceClaimQueries
 from .staff_tools import StaffToolMutations, StaffToolQueries
@@ -21,6 +22,7 @@ class Query(
     NotificationQueries,
     PriceClaimQueries,
     SurveyQueries,
+    StatisticsQueries,
     graphene.ObjectType,
 ):
     class Meta:

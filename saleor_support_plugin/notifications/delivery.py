@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
+from email.mime.image import MIMEImage
 from email.utils import formataddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -24,6 +26,11 @@ from .rendering import render_email
 from .unsubscribe import unsubscribe_url
 
 SMTP_TIMEOUT_SECONDS = 15
+# Charts the HTML shows inline (<img src="cid:…">), stored in the context as
+# their data (see metrics.report) and drawn as PNG at each delivery.
+INLINE_CHARTS_KEY = "charts"
+
+logger = logging.getLogger(__name__)
 
 
 class TransientDeliveryError(Exception):
@@ -74,6 +81,53 @@ def sender(settings: SupportSettings) -> str:
     return formataddr((name, address)) if name else address
 
 
+class EmailWithInlineImages(EmailMultiAlternatives):
+    """multipart/related: the text and HTML alternatives, then the images the HTML shows."""
+
+    mixed_subtype = "related"
+
+    def message(self) -> Any:
+        message = super().message()
+        # RFC 2387: a multipart/related names the type of its first (root) part.
+        message.set_param("type", "multipart/alternative")
+        return message
+
+
+def inline_images(context: dict[str, Any]) -> list[MIMEImage]:
+    """Draw the context's charts as PNG parts with their Content-ID; [] when it has none.
+
+    A chart that cannot be drawn is left out (logged): the email still reads
+    well from its alt text and tables.
+    """
+    charts = context.get(INLINE_CHARTS_KEY)
+    if not isinstance(charts, list) or not charts:
+        return []
+    from ..metrics.report import render_chart  # late: matplotlib loads for reports only
+
+    images = []
+    for chart in charts:
+        if not isinstance(chart, dict) or not chart.get("cid"):
+            continue
+        try:
+            png = render_chart(chart)
+        except Exception:
+            logger.warning(
+                "Could not draw chart %r; sending its alt text only.",
+                chart.get("name"),
+                exc_info=True,
+            )
+            continue
+        image = MIMEImage(png, "png")
+        image.add_header("Content-ID", f"<{chart['cid']}>")
+        image.add_header(
+            "Content-Disposition",
+            "inline",
+            filename=str(chart.get("filename") or "chart.png"),
+        )
+        images.append(image)
+    return images
+
+
 def send_email(notification: Notification, settings: SupportSettings) -> None:
     kind = NotificationKind(notification.kind)
     context: dict[str, Any] = dict(notification.context)
@@ -96,7 +150,8 @@ def send_email(notification: Notification, settings: SupportSettings) -> None:
     rendered = render_email(
         kind, context, language_code=notification.language_code, settings=settings
     )
-    message = EmailMultiAlternatives(
+    images = inline_images(context)
+    message = (EmailWithInlineImages if images else EmailMultiAlternatives)(
         subject=rendered.subject,
         body=rendered.text,
         from_email=sender(settings),
@@ -106,6 +161,8 @@ def send_email(notification: Notification, settings: SupportSettings) -> None:
         connection=email_connection(settings),
     )
     message.attach_alternative(rendered.html, "text/html")
+    for image in images:
+        message.attach(image)
     try:
         message.send()
     except smtplib.SMTPResponseException as exc:

@@ -24,6 +24,7 @@ class NotificationKind(StrEnum):
     PRICE_REFUND_MANUAL = "price_refund_manual"
     SURVEY_NPS = "survey_nps"
     SURVEY_CSAT = "survey_csat"
+    WEEKLY_REPORT = "weekly_report"
 
     @property
     def label(self) -> str:
@@ -51,6 +52,7 @@ KIND_LABELS = {
     NotificationKind.PRICE_REFUND_MANUAL: "Manual price refund needed (to staff)",
     NotificationKind.SURVEY_NPS: "Purchase survey (NPS)",
     NotificationKind.SURVEY_CSAT: "Ticket survey (CSAT)",
+    NotificationKind.WEEKLY_REPORT: "Weekly service report (to staff)",
 }
 
 # Updates about a ticket rather than an order.
@@ -89,5 +91,7 @@ TRANSACTIONAL_KINDS = frozenset(
         *TICKET_KINDS,
         # Money back, and the answer to the customer's own claim.
         *PRICE_KINDS,
+        # Staff's work mail: no unsubscribe link, no opt-out.
+        NotificationKind.WEEKLY_REPORT,
     }
 )

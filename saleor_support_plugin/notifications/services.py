@@ -86,6 +86,9 @@ def _suppression(
     elif kind in SURVEY_KINDS:
         if not settings.surveys_enabled:
             return "surveys are switched off"
+    elif kind is NotificationKind.WEEKLY_REPORT:
+        if not settings.weekly_report_enabled:
+            return "the weekly report is switched off"
     elif not settings.proactive_updates_enabled:
         return "proactive order updates are switched off"
     if not settings.kind_enabled(kind):

@@ -65,6 +65,14 @@ def read_order(order_id: str) -> OrderData | None:
         return readers.read_order(order) if order is not None else None
 
 
+def read_replica() -> str:
+    """Saleor's replica alias (its settings name it; it points at the writer when no replica is set up)."""
+    replica = getattr(settings, "DATABASE_CONNECTION_REPLICA_NAME", None)
+    if replica and replica in settings.DATABASES:
+        return replica
+    return getattr(settings, "DATABASE_CONNECTION_DEFAULT_NAME", "default")
+
+
 def build_ports() -> Ports:
     from saleor.core.db.connection import allow_writer
 
@@ -76,4 +84,5 @@ def build_ports() -> Ports:
         read_variant_prices=prices.read_variant_prices,
         request_refund=refunds.request_refund,
         refund_status=refunds.refund_status,
+        read_replica=read_replica,
     )

@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class TicketStatus(models.TextChoices):
@@ -107,6 +108,16 @@ class Ticket(models.Model):
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
+    # The SLA clocks stand still while the ticket waits for the customer: when
+    # the current wait began, and the business seconds of the waits that ended.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_business_seconds = models.PositiveIntegerField(default=0, db_default=0)
+    # Durations in business hours without the waits, taken when they happen
+    # (the statistics read them instead of replaying the calendar per ticket).
+    first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolution_business_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Public staff replies (first-contact resolution: solved after exactly one).
+    staff_public_replies = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -122,6 +133,15 @@ class Ticket(models.Model):
             models.Index(
                 fields=["customer_user_id", "created_at"],
                 name="ssp_ticket_customer_created",
+            ),
+            # The statistics: tickets still open, and tickets by resolution time.
+            models.Index(
+                fields=["created_at"],
+                name="ssp_ticket_open_created",
+                condition=~models.Q(status__in=["solved", "closed"]),
+            ),
+            models.Index(
+                Coalesce("solved_at", "closed_at"), name="ssp_ticket_resolved"
             ),
         ]
 

@@ -35,13 +35,21 @@ from .models import (
 )
 from .notifications import notify_ticket_created, notify_ticket_message
 from .routing import route_ticket
-from .sla import apply_sla
+from .sla import apply_sla, record_first_response, track_status_change
 
 SUBJECT_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 20_000
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 20
 NUMBER_SEQUENCE = "saleor_support_plugin_ticket_number_seq"
+# What `sla.track_status_change` may change, for saves with update_fields.
+SLA_FIELDS = (
+    "paused_at",
+    "paused_business_seconds",
+    "first_response_due_at",
+    "resolution_due_at",
+    "resolution_business_seconds",
+)
 
 
 def next_ticket_number() -> int:
@@ -260,11 +268,18 @@ def ticket_reply(
             is_internal=internal,
         )
         if not internal:
+            previous = ticket.status
             if requestor.is_staff:
-                ticket.first_responded_at = ticket.first_responded_at or now
+                record_first_response(ticket, now, settings)
+                ticket.staff_public_replies += 1
                 ticket.status = TicketStatus.PENDING_CUSTOMER
             elif ticket.status in (TicketStatus.PENDING_CUSTOMER, TicketStatus.SOLVED):
+                if ticket.status == TicketStatus.SOLVED:
+                    # The customer's answer to a solved ticket reopens it.
+                    ticket.reopen_count += 1
+                    ticket.solved_at = None
                 ticket.status = TicketStatus.OPEN
+            track_status_change(ticket, previous, now, settings)
         ticket.save()
         notify_ticket_message(ticket, message, settings)
     return message
@@ -279,9 +294,10 @@ def ticket_close(
         raise error(
             "ticket", "The ticket is already closed.", SupportErrorCode.INVALID_STATUS
         )
-    ticket.status = TicketStatus.CLOSED
+    previous, ticket.status = ticket.status, TicketStatus.CLOSED
     ticket.closed_at = timezone.now()
-    ticket.save(update_fields=["status", "closed_at", "updated_at"])
+    track_status_change(ticket, previous, ticket.closed_at, settings)
+    ticket.save(update_fields=["status", "closed_at", *SLA_FIELDS, "updated_at"])
     return ticket
 
 
@@ -304,12 +320,20 @@ def ticket_reopen(
             f"Tickets can be reopened for {settings.ticket_reopen_window_days} days; please open a new one.",
             SupportErrorCode.REOPEN_WINDOW_EXPIRED,
         )
-    ticket.status = TicketStatus.OPEN
+    previous, ticket.status = ticket.status, TicketStatus.OPEN
     ticket.reopen_count += 1
     ticket.closed_at = None
     ticket.solved_at = None
+    track_status_change(ticket, previous, timezone.now(), settings)
     ticket.save(
-        update_fields=["status", "reopen_count", "closed_at", "solved_at", "updated_at"]
+        update_fields=[
+            "status",
+            "reopen_count",
+            "closed_at",
+            "solved_at",
+            *SLA_FIELDS,
+            "updated_at",
+        ]
     )
     return ticket
 
@@ -328,11 +352,12 @@ def ticket_update(
     _require_staff(requestor, settings)
     now = timezone.now()
     if status is not None and status != ticket.status:
-        ticket.status = status
+        previous, ticket.status = ticket.status, status
         if status == TicketStatus.SOLVED:
             ticket.solved_at = now
         elif status == TicketStatus.CLOSED:
             ticket.closed_at = now
+        track_status_change(ticket, previous, now, settings)
     if priority is not None and priority != ticket.priority:
         ticket.priority = priority
         ticket.priority_rank = PRIORITY_RANK[TicketPriority(priority)]

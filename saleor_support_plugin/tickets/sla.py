@@ -1,4 +1,10 @@
-"""SLA: due times in business hours by priority, and breaches reported once each."""
+"""SLA: due times in business hours by priority, and breaches reported once each.
+
+While a ticket waits for the customer (pending customer) its clocks stand
+still: the wait's business time moves the due times of the targets not yet
+met, and is left out of the first-response and resolution durations kept on
+the ticket for the statistics.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +21,102 @@ from ..notifications.services import create_ticket_notification
 from .models import Ticket, TicketStatus
 
 DONE_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+PAUSED = TicketStatus.PENDING_CUSTOMER
+
+
+def _paused_before_first_response(ticket: Ticket, calendar: BusinessCalendar) -> int:
+    if ticket.first_responded_at is None:
+        return ticket.paused_business_seconds
+    if ticket.first_response_business_seconds is None:
+        return 0  # answered before waits were kept
+    elapsed = calendar.business_seconds(ticket.created_at, ticket.first_responded_at)
+    return max(0, elapsed - ticket.first_response_business_seconds)
 
 
 def apply_sla(ticket: Ticket, settings: SupportSettings) -> None:
-    """Set due times from when the ticket was opened and its priority (not saved)."""
+    """Set due times from when the ticket was opened, its priority and its ended waits (not saved)."""
     calendar = BusinessCalendar.from_settings(settings)
     first_response, resolution = settings.sla_targets(ticket.priority)
     ticket.first_response_due_at = calendar.add_business_hours(
-        ticket.created_at, first_response
+        ticket.created_at,
+        first_response + _paused_before_first_response(ticket, calendar) / 3600,
     )
     ticket.resolution_due_at = calendar.add_business_hours(
-        ticket.created_at, resolution
+        ticket.created_at, resolution + ticket.paused_business_seconds / 3600
     )
+
+
+def _paused_so_far(ticket: Ticket, calendar: BusinessCalendar, now: datetime) -> int:
+    running = (
+        calendar.business_seconds(ticket.paused_at, now)
+        if ticket.paused_at is not None
+        else 0
+    )
+    return ticket.paused_business_seconds + running
+
+
+def record_first_response(
+    ticket: Ticket, now: datetime, settings: SupportSettings
+) -> None:
+    """Note the first public staff reply and its business-hours duration (not saved)."""
+    if ticket.first_responded_at is not None:
+        return
+    calendar = BusinessCalendar.from_settings(settings)
+    ticket.first_responded_at = now
+    ticket.first_response_business_seconds = max(
+        0,
+        calendar.business_seconds(ticket.created_at, now)
+        - _paused_so_far(ticket, calendar, now),
+    )
+    if ticket.paused_at is not None and ticket.first_response_due_at is not None:
+        # Answered during a wait: the wait so far counts for this target now,
+        # as the end of the wait no longer moves a target that is met.
+        running = calendar.business_seconds(ticket.paused_at, now)
+        ticket.first_response_due_at = calendar.add_business_hours(
+            ticket.first_response_due_at, running / 3600
+        )
+
+
+def track_status_change(
+    ticket: Ticket, previous: str, now: datetime, settings: SupportSettings
+) -> None:
+    """Stop or restart the SLA clocks and note the resolution for `ticket.status` (not saved).
+
+    Call after setting the new status, with the status it had before.
+    """
+    status = ticket.status
+    if status == previous:
+        return
+    calendar = BusinessCalendar.from_settings(settings)
+    if previous == PAUSED:
+        started = ticket.paused_at or now
+        paused = calendar.business_seconds(started, now)
+        ticket.paused_at = None
+        ticket.paused_business_seconds += paused
+        # A due time moves by the whole wait, also one that had passed: the
+        # work time spent is what counts, so a missed target stays missed.
+        if (
+            paused
+            and ticket.first_responded_at is None
+            and ticket.first_response_due_at
+        ):
+            ticket.first_response_due_at = calendar.add_business_hours(
+                ticket.first_response_due_at, paused / 3600
+            )
+        if paused and ticket.resolution_due_at:
+            ticket.resolution_due_at = calendar.add_business_hours(
+                ticket.resolution_due_at, paused / 3600
+            )
+    if status == PAUSED:
+        ticket.paused_at = now
+    if status in DONE_STATUSES and previous not in DONE_STATUSES:
+        ticket.resolution_business_seconds = max(
+            0,
+            calendar.business_seconds(ticket.created_at, now)
+            - ticket.paused_business_seconds,
+        )
+    elif status not in DONE_STATUSES and previous in DONE_STATUSES:
+        ticket.resolution_business_seconds = None
 
 
 def _breach_context(ticket: Ticket, what: str, due: datetime) -> dict:
@@ -49,7 +139,8 @@ def check_sla_breaches(
 ) -> list[tuple[int, str]]:
     """Mark tickets past a target and tell the assignee (or the team), once per breach."""
     breached: list[tuple[int, str]] = []
-    open_tickets = Ticket.objects.exclude(status__in=DONE_STATUSES)
+    # A ticket waiting for the customer has its clocks stopped.
+    open_tickets = Ticket.objects.exclude(status__in=(*DONE_STATUSES, PAUSED))
     first = open_tickets.filter(
         first_responded_at__isnull=True,
         first_response_due_at__lt=now,

@@ -1,0 +1,1 @@
+"""Service statistics for staff (`supportStatistics`)."""
