@@ -387,7 +387,7 @@ def call(client: Any, variables: dict[str, Any]) -> tuple[float, dict[str, Any]]
 
 
 def explain(channel: str | None, start: datetime, end: datetime) -> None:
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from saleor_support_plugin.metrics.statistics import compute_statistics
@@ -398,9 +398,12 @@ def explain(channel: str | None, start: datetime, end: datetime) -> None:
             channel=channel, start=start, end=end, settings=load_settings()
         )
     for query in queries.captured_queries:
+        if not query["sql"].lstrip().startswith("SELECT"):
+            continue  # the transaction around them, SET LOCAL jit
         out()
         out(f"-- {float(query['time']):.3f}s")
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # as compute_statistics does
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
             for (line,) in cursor.fetchall():
                 out(line)
