@@ -17,7 +17,7 @@ from saleor_support_plugin.saleor import hooks
 from saleor_support_plugin.surveys.models import Survey
 from saleor_support_plugin.surveys.scheduling import plan_surveys, send_due_surveys
 from sandbox.order.actions import fulfill
-from sandbox.order.models import Fulfillment
+from sandbox.order.models import Fulfillment, Order
 
 from .demo_orders import DemoOrder, _order
 
@@ -41,10 +41,22 @@ def seed_surveys(users: dict[str, object]) -> DemoOrder:
         )
         hooks.order_created(order)
         hooks.fulfillment_created(fulfillment)
+    # After the hooks' own on-commit work (at once outside a transaction), as a
+    # worker would see it: the shipment is known before its carrier news.
+    transaction.on_commit(lambda: _deliver_and_survey(order))
+    survey = Survey.objects.filter(order__number="1004").first()
+    state = f"survey {survey.state}" if survey is not None else "no survey"
+    return DemoOrder(order, f"delivered {DELIVERED_DAYS_AGO} days ago, German; {state}")
+
+
+def _deliver_and_survey(order: Order) -> None:
+    now = datetime.now(UTC)
     settings = load_settings()
-    for key in OrderEvent.objects.filter(processed_at__isnull=True).values_list(
-        "idempotency_key", flat=True
-    ):
+    # This order's events only: anything else pending is the worker's (and a
+    # row that cannot be processed must not be tried twice by one seeding).
+    for key in OrderEvent.objects.filter(
+        processed_at__isnull=True, order_id=str(order.pk)
+    ).values_list("idempotency_key", flat=True):
         process_event(key, settings=settings)
     delivered = now - timedelta(days=DELIVERED_DAYS_AGO)
     # The carrier's delivery news, as the carrier webhook records it.
@@ -67,6 +79,3 @@ def seed_surveys(users: dict[str, object]) -> DemoOrder:
     # As the periodic surveys task does, now rather than within five minutes.
     plan_surveys(settings=settings)
     send_due_surveys(settings=settings)
-    survey = Survey.objects.filter(order__number="1004").first()
-    state = f"survey {survey.state}" if survey is not None else "no survey"
-    return DemoOrder(order, f"delivered {DELIVERED_DAYS_AGO} days ago, German; {state}")
