@@ -38,6 +38,8 @@ from ..orders.models import OrderLineSnapshot, OrderSnapshot
 from ..orders.reconcile import NotificationPlan
 from .data import RefundMethod, RefundRequest, RefundResult, RefundStatus, VariantPrice
 from .models import (
+    COUNTED_STATES,
+    OPEN_STATES,
     ActorKind,
     ClaimSource,
     ClaimState,
@@ -873,7 +875,7 @@ def claim_create(
         # Before the amount: a second submit of the same claim is a duplicate,
         # not "nothing left" (the open claim already counts against the line).
         if PriceClaim.objects.filter(
-            line=line, state__in=[s.value for s in _open()]
+            line=line, state__in=[s.value for s in OPEN_STATES]
         ).exists():
             raise error(
                 "line_id",
@@ -944,12 +946,6 @@ def claim_create(
     return claim
 
 
-def _open() -> tuple[ClaimState, ...]:
-    from .models import OPEN_STATES
-
-    return OPEN_STATES
-
-
 def _ticket_body(claim: PriceClaim, line: OrderLineSnapshot) -> str:
     parts = [
         f"Price claim {claim.reference} for {line.product_name}"
@@ -965,8 +961,6 @@ def _ticket_body(claim: PriceClaim, line: OrderLineSnapshot) -> str:
 
 
 def _claimed_on_line(line: OrderLineSnapshot) -> Decimal:
-    from .models import COUNTED_STATES
-
     rows = PriceClaim.objects.filter(
         line=line, state__in=[s.value for s in COUNTED_STATES]
     ).values_list("approved_amount", "amount")
