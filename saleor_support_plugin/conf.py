@@ -821,6 +821,15 @@ FIELDS: tuple[ConfigField, ...] = (
         _non_negative_int,
     ),
     ConfigField(
+        "survey_gap_days",
+        FieldType.STRING,
+        "3",
+        "Survey gap (days)",
+        "At least this many days between any two survey emails to one customer (a purchase "
+        "survey and a ticket survey): a survey due sooner waits until the gap is over.",
+        _non_negative_int,
+    ),
+    ConfigField(
         "csat_delay_hours",
         FieldType.STRING,
         "24",
@@ -1163,6 +1172,7 @@ class SupportSettings:
     survey_start: str = "delivery"
     survey_carrier_wait_days: int = 14
     survey_quiet_days: int = 90
+    survey_gap_days: int = 3
     csat_delay_hours: int = 24
     survey_link_days: int = 30
     nps_detractor_max: int = 6

@@ -29,7 +29,7 @@ from .price_protection.services import (
     sweep_price_protection,
 )
 from .surveys.scheduling import plan_surveys, send_due_surveys
-from .surveys.services import finalize_stale_answers
+from .surveys.services import close_idle_answers
 from .tickets.sla import check_sla_breaches
 
 logger = logging.getLogger(__name__)
@@ -136,14 +136,17 @@ def price_protection_sweep_task() -> None:
 
 @shared_task(ignore_result=True)
 def surveys_task() -> None:
-    """Plan the surveys owed, send the due ones, make hour-old answers final."""
+    """Plan the surveys owed, send the due ones, close the loop of idle answers."""
     with writer():
         settings = load_settings()
-        if not (settings.active and settings.surveys_enabled):
+        if not settings.active:
             return
-        plan_surveys(settings=settings)
-        send_due_surveys(settings=settings)
-        finalize_stale_answers(settings=settings)
+        if settings.surveys_enabled:
+            plan_surveys(settings=settings)
+            send_due_surveys(settings=settings)
+        # Surveys switched off send no more, but answers to those already sent
+        # still close their loop: a detractor is never left without a follow-up.
+        close_idle_answers(settings=settings)
 
 
 @shared_task(ignore_result=True)

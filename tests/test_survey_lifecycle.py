@@ -79,7 +79,9 @@ def survey_config(mail_config):
     """Surveys on, sent through the real SMTP server; staff emails go to the team."""
 
     def configure(**values: Any) -> None:
-        mail_config(surveys_enabled=True, support_staff_addresses=STAFF, **values)
+        mail_config(
+            **{"surveys_enabled": True, "support_staff_addresses": STAFF, **values}
+        )
 
     configure()
     return configure
@@ -565,6 +567,61 @@ def test_second_order_in_the_quiet_period_gets_no_survey(
     run_surveys(on_commit, DELIVERED + 98 * DAY)
     assert survey_of(third).state == SurveyState.SENT
     assert len(nps_mails(smtp_server, third)) == 1
+
+
+def test_purchase_and_ticket_surveys_keep_the_gap_between_them(
+    db,
+    customer_api_client,
+    staff_api_client,
+    survey_config,
+    smtp_server,
+    on_commit,
+    post_carrier_event,
+):
+    # given Alice's ticket solved at T0 and her order delivered a day later,
+    # with the purchase survey a day after delivery
+    survey_config(survey_delay_days="1")
+    ticket = solved_ticket(customer_api_client, staff_api_client)
+    order = delivered_order(
+        on_commit, post_carrier_event, user=SaleorUserFactory.create(email="x@x.io")
+    )
+    order_of_alice = delivered_order(
+        on_commit,
+        post_carrier_event,
+        user_email="alice@example.com",
+        user=None,
+    )
+    # when the ticket survey goes a day after the solving
+    run_surveys(on_commit, T0 + DAY)
+    assert len(csat_mails(smtp_server, ticket)) == 1
+    # then her purchase survey, due the day after, waits out the three-day gap
+    run_surveys(on_commit, DELIVERED + DAY)
+    survey = survey_of(order_of_alice)
+    assert (survey.state, survey.reason) == (
+        SurveyState.SCHEDULED,
+        "waiting: the customer got another survey on 2026-06-02 09:00 UTC; "
+        "this one goes after 2026-06-05 09:00 UTC",
+    )
+    assert nps_mails(smtp_server, order_of_alice) == []
+    # while another customer's survey is not held by hers
+    assert len(nps_mails(smtp_server, order)) == 1
+    run_surveys(on_commit, T0 + 4 * DAY - MINUTE)
+    assert nps_mails(smtp_server, order_of_alice) == []
+    # and goes once the gap is over
+    run_surveys(on_commit, T0 + 4 * DAY + MINUTE)
+    assert len(nps_mails(smtp_server, order_of_alice)) == 1
+    assert survey_of(order_of_alice).reason == ""
+
+
+def test_survey_email_offers_to_stop_updates_and_surveys(
+    db, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a survey email
+    order, survey, mail = sent_survey(on_commit, post_carrier_event, smtp_server)
+    # then its unsubscribe line names what the opt-out stops: updates and surveys
+    assert mail.message["List-Unsubscribe"]
+    assert "Stop shipping updates and surveys: http" in mail.body("plain")
+    assert ">Stop shipping updates and surveys</a>" in mail.body("html")
 
 
 def test_customer_who_unsubscribed_gets_no_survey(
@@ -1104,7 +1161,8 @@ def test_detractor_opens_one_follow_up_ticket_routed_to_feedback_staff(
     assert ticket.tags == ["survey", "nps", "closed-loop"]
     assert ticket.order == snapshot_of(order)
     assert ticket.customer_email == survey.customer_email
-    assert ticket.subject == f"Low NPS score 3/10 on order #{order.number}"
+    # and its subject, which the customer sees, names the order, not the score
+    assert ticket.subject == f"Your feedback on order #{order.number}"
     assert ticket.first_response_due_at is not None
     (note,) = ticket.messages.all()
     assert note.is_internal
@@ -1187,7 +1245,7 @@ def test_low_csat_opens_a_follow_up_ticket_about_the_ticket(
     assert len(follow_ups) == int(detractor)
     if detractor:
         (follow_up,) = follow_ups
-        assert follow_up.subject == f"Low CSAT score {score}/5"
+        assert follow_up.subject == f"Your feedback on ticket {ticket.reference}"
         assert follow_up.messages.get().body_text == (
             f"Low score in the ticket survey (CSAT) about ticket {ticket.reference}: "
             f"{score} of 5.\nComment: Slow answers."
@@ -1196,7 +1254,7 @@ def test_low_csat_opens_a_follow_up_ticket_about_the_ticket(
         assert len(staff_mails_about(smtp_server, follow_up)) == 1
 
 
-def test_score_left_without_submit_becomes_final_after_an_hour_and_loops_once(
+def test_score_left_without_submit_closes_the_loop_after_an_hour_and_loops_once(
     db, client, feedback_rule, survey_config, smtp_server, on_commit, post_carrier_event
 ):
     # given a customer who clicked 2 and left the page
@@ -1204,33 +1262,108 @@ def test_score_left_without_submit_becomes_final_after_an_hour_and_loops_once(
     clicked_at = DELIVERED + 8 * DAY
     with at(clicked_at):
         click(client, score_links(mail)[2])
-    # when the task runs within the hour, the answer stays open
+    # when the task runs within the hour, nothing is opened yet
     run_surveys(on_commit, clicked_at + 59 * MINUTE)
     survey.refresh_from_db()
-    assert survey.state == SurveyState.ANSWERED
+    assert (survey.state, survey.loop_closed_at) == (SurveyState.ANSWERED, None)
     assert not Ticket.objects.exists()
     # when an hour has passed
     run_surveys(on_commit, clicked_at + 61 * MINUTE)
-    # then the answer is final and the loop closed: one follow-up ticket, one staff email
+    # then the loop closed: one follow-up ticket, one staff email; the answer stays open
     survey.refresh_from_db()
-    assert (survey.state, survey.score, survey.submitted_at) == (
-        SurveyState.SUBMITTED,
+    assert (survey.state, survey.score, survey.loop_closed_at) == (
+        SurveyState.ANSWERED,
         2,
         clicked_at + 61 * MINUTE,
     )
     (ticket,) = Ticket.objects.all()
     assert survey.follow_up_ticket == ticket
     assert ticket.messages.get().body_text.endswith("No comment.")
-    # and finalizing again (the task, the service) changes nothing
+    # and closing again (the task, the service) changes nothing
     run_surveys(on_commit, clicked_at + 2 * HOUR)
     with at(clicked_at + 3 * HOUR):
-        assert services.finalize_stale_answers(settings=load_settings()) == 0
+        assert services.close_idle_answers(settings=load_settings()) == 0
     assert Ticket.objects.count() == 1
+    assert ticket.messages.count() == 1
     assert len(staff_mails_about(smtp_server, ticket)) == 1
-    # and the customer coming back to the page cannot answer again
-    with at(clicked_at + 3 * HOUR), pytest.raises(ValidationError) as refused:
+
+
+def test_a_comment_the_next_day_reaches_the_follow_up_and_a_second_submit_is_refused(
+    db, client, feedback_rule, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a score of 2 whose loop closed an hour after the click
+    order, survey, mail = sent_survey(on_commit, post_carrier_event, smtp_server)
+    clicked_at = DELIVERED + 8 * DAY
+    with at(clicked_at):
+        click(client, score_links(mail)[2])
+    run_surveys(on_commit, clicked_at + 61 * MINUTE)
+    (ticket,) = Ticket.objects.all()
+    # when the customer comes back the next day and submits 3 with a comment
+    with at(clicked_at + DAY):
+        on_commit(answer, client, token_of(mail), 3, "The <b>zip</b> broke.")
+    # then the answer is final and the follow-up ticket gets it as a note, no new ticket
+    survey.refresh_from_db()
+    assert (survey.state, survey.score, survey.comment) == (
+        SurveyState.SUBMITTED,
+        3,
+        "The zip broke.",
+    )
+    assert survey.submitted_at == survey.loop_closed_at == clicked_at + DAY
+    assert Ticket.objects.get() == ticket
+    first, update = ticket.messages.order_by("created_at")
+    assert (update.is_internal, update.author_kind) == (True, "system")
+    assert update.body_text == (
+        "The customer updated the survey answer: 3 of 10.\nComment: The zip broke."
+    )
+    # and staff get no second "new ticket" email
+    assert len(staff_mails_about(smtp_server, ticket)) == 1
+    # and the task adds nothing more
+    run_surveys(on_commit, clicked_at + DAY + 2 * HOUR)
+    assert ticket.messages.count() == 2
+    # and a second submission is refused, changing nothing
+    with at(clicked_at + DAY + 3 * HOUR), pytest.raises(ValidationError) as refused:
         submit(token_of(mail), 9, comment="Actually fine")
     assert coded(refused.value) == ("token", "already_submitted")
+    survey.refresh_from_db()
+    assert (survey.score, survey.comment) == (3, "The zip broke.")
+
+
+def test_a_score_changed_after_the_loop_closed_is_seen_again(
+    db, client, feedback_rule, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a score of 8 left without "send": the loop closed with nothing to do
+    order, survey, mail = sent_survey(on_commit, post_carrier_event, smtp_server)
+    clicked_at = DELIVERED + 8 * DAY
+    with at(clicked_at):
+        click(client, score_links(mail)[8])
+    run_surveys(on_commit, clicked_at + 61 * MINUTE)
+    assert not Ticket.objects.exists()
+    # when the customer clicks 1 in the same email two days later and leaves again
+    with at(clicked_at + 2 * DAY):
+        click(client, score_links(mail)[1])
+    run_surveys(on_commit, clicked_at + 2 * DAY + 30 * MINUTE)
+    assert not Ticket.objects.exists()
+    run_surveys(on_commit, clicked_at + 2 * DAY + 61 * MINUTE)
+    # then the new low score opens its follow-up, once
+    (ticket,) = Ticket.objects.all()
+    assert survey.__class__.objects.get(pk=survey.pk).follow_up_ticket == ticket
+    assert "1 of 10" in ticket.messages.get().body_text
+
+
+def test_answers_close_their_loop_after_surveys_are_switched_off(
+    db, client, feedback_rule, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a low score left without "send"
+    order, survey, mail = sent_survey(on_commit, post_carrier_event, smtp_server)
+    clicked_at = DELIVERED + 8 * DAY
+    with at(clicked_at):
+        click(client, score_links(mail)[0])
+    # when the merchant switches surveys off before the hour is over
+    survey_config(surveys_enabled=False)
+    run_surveys(on_commit, clicked_at + 61 * MINUTE)
+    # then the detractor still gets the follow-up ticket
+    (ticket,) = Ticket.objects.all()
+    assert ticket.category == "feedback"
 
 
 def test_promoter_quote_becomes_a_testimonial_once_staff_approve(

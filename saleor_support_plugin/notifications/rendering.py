@@ -160,8 +160,8 @@ def _layout(language: str) -> Template:
 
 
 UNSUBSCRIBE_LINES = {
-    "en": "Stop shipping updates",
-    "de": "Versandbenachrichtigungen abbestellen",
+    "en": "Stop shipping updates and surveys",
+    "de": "Versandbenachrichtigungen und Umfragen abbestellen",
 }
 
 

@@ -1,4 +1,4 @@
-"""Customer opt-out from shipping updates through a signed link (and RFC 8058 one-click)."""
+"""Customer opt-out from shipping updates and surveys through a signed link (and RFC 8058 one-click)."""
 
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def handle_unsubscribe(request: HttpRequest, settings: SupportSettings) -> HttpR
         )
     if request.method == "GET":
         return _page(
-            "Stop shipping updates?",
-            f"<p>{escape(email)} will no longer get shipping updates. Order confirmations, "
+            "Stop shipping updates and surveys?",
+            f"<p>{escape(email)} will no longer get shipping updates or surveys. Order confirmations, "
             "cancellations and refunds are still sent.</p>"
             f"<form method='post'><input type='hidden' name='token' value='{escape(token)}'>"
             "<button type='submit'>Unsubscribe</button></form>",
@@ -83,5 +83,5 @@ def handle_unsubscribe(request: HttpRequest, settings: SupportSettings) -> HttpR
     opt_out(email)
     return _page(
         "You are unsubscribed",
-        f"<p>{escape(email)} will no longer get shipping updates.</p>",
+        f"<p>{escape(email)} will no longer get shipping updates or surveys.</p>",
     )

@@ -18,7 +18,7 @@ class SurveyState(models.TextChoices):
     SENT = "sent"
     # A score was recorded; the customer may still change it and add a comment.
     ANSWERED = "answered"
-    # The customer submitted (or the answer window closed): final.
+    # The customer submitted the answer: final.
     SUBMITTED = "submitted"
     # Not sent, with the reason (the ticket reopened, the order was refunded…).
     CANCELLED = "cancelled"
@@ -64,6 +64,9 @@ class Survey(models.Model):
     may_quote = models.BooleanField(default=False)
     answered_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the closed loop last saw the answer (on submitting, or an hour after
+    # a score left without "send"); a later change is seen again.
+    loop_closed_at = models.DateTimeField(null=True, blank=True)
     # The follow-up ticket a detractor's answer opened.
     follow_up_ticket = models.ForeignKey(
         "saleor_support_plugin.Ticket",

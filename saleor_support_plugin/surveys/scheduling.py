@@ -222,10 +222,10 @@ def _send_one(pk: Any, settings: SupportSettings, now: datetime) -> bool:
             return False
         if _solved_again_later(survey, settings, now):
             return False
-        if survey.kind == SurveyKind.NPS and survey.customer_email:
+        if survey.customer_email:
             # One customer's surveys are decided one at a time: two workers
-            # sending two of their orders' surveys must not both pass the
-            # quiet period, each before the other's commit.
+            # sending two of their surveys must not both pass the quiet period
+            # or the gap, each before the other's commit.
             _lock_customer(survey.customer_email)
         decision = _decide(survey, settings, now)
         if decision.cancel:
@@ -344,7 +344,7 @@ def _decide(survey: Survey, settings: SupportSettings, now: datetime) -> Decisio
         tags = set(ticket.tags or ()) & set(NO_SURVEY_TAGS)
         if tags:
             return Decision(cancel=f"the ticket is tagged {', '.join(sorted(tags))}")
-        return Decision()
+        return _gap(survey, settings, now)
     order = survey.order
     if order is None:
         return Decision(cancel="the order was deleted")
@@ -377,4 +377,25 @@ def _decide(survey: Survey, settings: SupportSettings, now: datetime) -> Decisio
         return Decision(
             wait=f"waiting: ticket {open_ticket.reference} about the order is open"
         )
-    return Decision()
+    return _gap(survey, settings, now)
+
+
+def _gap(survey: Survey, settings: SupportSettings, now: datetime) -> Decision:
+    """Wait while the customer got another survey (of either kind) within the gap."""
+    if not settings.survey_gap_days:
+        return Decision()
+    last = (
+        Survey.objects.filter(
+            customer_email=survey.customer_email,
+            sent_at__gt=now - timedelta(days=settings.survey_gap_days),
+        )
+        .exclude(pk=survey.pk)
+        .aggregate(last=Max("sent_at"))["last"]
+    )
+    if last is None:
+        return Decision()
+    until = last + timedelta(days=settings.survey_gap_days)
+    return Decision(
+        wait=f"waiting: the customer got another survey on {last:%Y-%m-%d %H:%M} UTC; "
+        f"this one goes after {until:%Y-%m-%d %H:%M} UTC"
+    )

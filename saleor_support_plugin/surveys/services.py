@@ -1,10 +1,12 @@
 """Recording answers: a one-click score, the customer's comment, the closed loop.
 
 A score is recorded by the survey page's POST (never by the GET a mail scanner
-prefetches) and may be changed until the customer submits; submitting (or an
-hour of silence after the score) makes the answer final. A final low score
-opens one follow-up ticket; a promoter's comment they allow us to quote waits
-for staff as a testimonial.
+prefetches) and may be changed, and commented on, until the customer submits
+(or the link expires); submitting makes the answer final. The loop closes on
+submitting, or after an hour of silence after the score (most customers click
+and leave): a low score opens one follow-up ticket, and an answer the customer
+changes or comments on later is added to that ticket as a note. A promoter's
+comment they allow us to quote waits for staff as a testimonial.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..auth import Requestor
@@ -35,7 +38,7 @@ from .tokens import read_survey_token
 logger = logging.getLogger(__name__)
 
 MAX_COMMENT = 2000
-# An answer whose customer never pressed "send" becomes final after this long.
+# A score whose customer never pressed "send" closes the loop after this long.
 ANSWER_WINDOW = timedelta(hours=1)
 OPEN_STATES = (SurveyState.SENT, SurveyState.ANSWERED)
 PROMOTER_MIN = 9
@@ -154,7 +157,9 @@ def submit_answer(
         survey.comment = text
         survey.may_quote = bool(may_quote) and survey.kind == SurveyKind.NPS
         survey.answered_at = survey.answered_at or now
-        _finalize(survey, settings, now)
+        survey.state = SurveyState.SUBMITTED
+        survey.submitted_at = now
+        _close_loop(survey, settings, now)
     return survey
 
 
@@ -166,31 +171,36 @@ def _locked(survey: Survey) -> Survey:
     )
 
 
-def finalize_stale_answers(*, settings: SupportSettings, now: Any = None) -> int:
-    """Scores left without "send" for an hour become final (the closed loop runs once)."""
+def close_idle_answers(*, settings: SupportSettings, now: Any = None) -> int:
+    """Close the loop of scores left without "send" for an hour (again after a change)."""
     now = now or timezone.now()
+    idle = Q(state=SurveyState.ANSWERED, answered_at__lt=now - ANSWER_WINDOW) & (
+        Q(loop_closed_at__isnull=True) | Q(loop_closed_at__lt=F("answered_at"))
+    )
     done = 0
-    for pk in Survey.objects.filter(
-        state=SurveyState.ANSWERED, answered_at__lt=now - ANSWER_WINDOW
-    ).values_list("pk", flat=True)[:1000]:
+    for pk in Survey.objects.filter(idle).values_list("pk", flat=True)[:1000]:
         with transaction.atomic():
             survey = (
                 Survey.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("order", "ticket")
-                .filter(pk=pk, state=SurveyState.ANSWERED)
+                .filter(idle, pk=pk)
                 .first()
             )
             if survey is not None:
-                _finalize(survey, settings, now)
+                _close_loop(survey, settings, now)
                 done += 1
     return done
 
 
-def _finalize(survey: Survey, settings: SupportSettings, now: Any) -> None:
-    survey.state = SurveyState.SUBMITTED
-    survey.submitted_at = now
-    if is_detractor(survey, settings) and survey.follow_up_ticket_id is None:
+def _close_loop(survey: Survey, settings: SupportSettings, now: Any) -> None:
+    """Open the follow-up of a low score once; tell it what changed since."""
+    if survey.follow_up_ticket_id is not None:
+        assert survey.loop_closed_at is not None  # set with the follow-up
+        if survey.answered_at > survey.loop_closed_at or survey.comment:
+            _note_on_follow_up(survey)
+    elif is_detractor(survey, settings):
         survey.follow_up_ticket = open_follow_up_ticket(survey, settings)
+    survey.loop_closed_at = now
     survey.save()
     if (
         survey.kind == SurveyKind.NPS
@@ -210,6 +220,27 @@ def _finalize(survey: Survey, settings: SupportSettings, now: Any) -> None:
         )
 
 
+def _note_on_follow_up(survey: Survey) -> None:
+    """Add the customer's later answer to the follow-up ticket, for staff."""
+    ticket = survey.follow_up_ticket
+    assert ticket is not None
+    lines = [
+        f"The customer updated the survey answer: {survey.score} of {survey.score_range[1]}.",
+        f"Comment: {survey.comment}" if survey.comment else "No comment.",
+    ]
+    html, text = sanitize_html("\n".join(lines))
+    TicketMessage.objects.create(
+        ticket=ticket,
+        author_kind=AuthorKind.SYSTEM,
+        author_email="",
+        body_html=html,
+        body_text=text,
+        channel=TicketChannel.WEB,
+        is_internal=True,
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+
+
 def is_detractor(survey: Survey, settings: SupportSettings) -> bool:
     if survey.score is None:
         return False
@@ -225,6 +256,24 @@ def _author_name(survey: Survey) -> str:
     """Name the author by first name only: never the email."""
     first = survey.order.customer_first_name if survey.order is not None else ""
     return (first or "").strip()[:50]
+
+
+FOLLOW_UP_SUBJECTS = {
+    "en": ("Your feedback on order #{order}", "Your feedback on ticket {ticket}"),
+    "de": ("Ihr Feedback zu Bestellung #{order}", "Ihr Feedback zu Ticket {ticket}"),
+}
+
+
+def follow_up_subject(survey: Survey, order: Any) -> str:
+    """The follow-up ticket's subject in the survey's language (en fallback)."""
+    on_order, on_ticket = FOLLOW_UP_SUBJECTS.get(
+        survey.language_code, FOLLOW_UP_SUBJECTS["en"]
+    )
+    if survey.ticket is not None:
+        return on_ticket.format(ticket=survey.ticket.reference)
+    if order is not None:
+        return on_order.format(order=order.number)
+    return {"de": "Ihr Feedback"}.get(survey.language_code, "Your feedback")
 
 
 def open_follow_up_ticket(survey: Survey, settings: SupportSettings) -> Ticket:
@@ -253,8 +302,9 @@ def open_follow_up_ticket(survey: Survey, settings: SupportSettings) -> Ticket:
     html, text = sanitize_html(body)
     ticket = Ticket(
         number=next_ticket_number(),
-        subject=f"Low {survey.kind.upper()} score {survey.score}/{top}"
-        + (f" on order #{order.number}" if order is not None else ""),
+        # The customer sees this subject (their ticket list, staff replies'
+        # "Re:"): it names what the feedback is about, never their score.
+        subject=follow_up_subject(survey, order),
         category=TicketCategory.FEEDBACK,
         channel=TicketChannel.WEB,
         priority=TicketPriority.HIGH,

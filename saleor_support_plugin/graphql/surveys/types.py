@@ -34,8 +34,11 @@ SurveyStateEnum = described_enum(
     {
         SurveyState.SCHEDULED: "Owed, not sent yet (staff only see it).",
         SurveyState.SENT: "Sent; not answered yet.",
-        SurveyState.ANSWERED: "A score was recorded; it may still change and get a comment.",
-        SurveyState.SUBMITTED: "The answer is final.",
+        SurveyState.ANSWERED: (
+            "A score was recorded; it may still change and get a comment until the "
+            "customer submits (a low score opens its follow-up after an hour either way)."
+        ),
+        SurveyState.SUBMITTED: "The customer submitted the answer: final.",
         SurveyState.CANCELLED: "Not sent; staff see why (staff only see it).",
     },
     "Where a survey is in its life.",
