@@ -265,7 +265,7 @@ FOLLOW_UP_SUBJECTS = {
 
 
 def follow_up_subject(survey: Survey, order: Any) -> str:
-    """The follow-up ticket's subject in the survey's language (en fallback)."""
+    """Return the follow-up ticket's subject in the survey's language (en fallback)."""
     on_order, on_ticket = FOLLOW_UP_SUBJECTS.get(
         survey.language_code, FOLLOW_UP_SUBJECTS["en"]
     )
