@@ -440,6 +440,7 @@ Carrier:  ./dev manage carrier_event DEMO-1001 out_for_delivery   (then exceptio
 Price:    ./dev manage set_price 1001 79.00   (a drop: Alice's order #1001 gets 10.00 EUR back)
 Inbound:  ./dev manage inbound_email alice@example.com "Where is my parcel?"
           (inbox {settings.inbound_email_address}, signed with the sandbox's inbound secret)
+Survey:   ./dev manage survey_link 1004   (the links of Bob's survey email; open one in a browser)
 Ticket links in emails open {public_url}/storefront/tickets/<id>/?token=…
 
 Stop: Ctrl-C here, or `./dev stop` from another shell (that also stops PostgreSQL and Redis).

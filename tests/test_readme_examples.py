@@ -14,6 +14,7 @@ import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -23,6 +24,9 @@ from django.core.management import call_command
 from saleor_support_plugin import PLUGIN_ID
 from saleor_support_plugin.notifications.models import Notification
 from saleor_support_plugin.price_protection.models import PriceClaim
+from saleor_support_plugin.surveys import models as survey_models
+from saleor_support_plugin.surveys.models import Survey
+from saleor_support_plugin.surveys.tokens import read_survey_token
 from saleor_support_plugin.tickets.models import Ticket
 from sandbox.accounts.tokens import create_access_token
 
@@ -31,6 +35,8 @@ from .fixtures.services import database_url
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 PRINTED_URL = "http://127.0.0.1:8000"
+# `NAME=$(command)`: a value later commands use, e.g. STAFF_TOKEN.
+ASSIGNMENT = re.compile(r"^([A-Z_]+)=\$\((.*)\)$")
 
 pytestmark = pytest.mark.services
 
@@ -45,7 +51,9 @@ def shell_commands() -> list[str]:
     for block in blocks("bash"):
         for command in block.replace("\\\n", " ").splitlines():
             command = command.strip()
-            if command.startswith(("./dev manage", "STAFF_TOKEN=", "curl ")):
+            if command.startswith(("./dev manage", "curl ")) or ASSIGNMENT.match(
+                command
+            ):
                 commands.append(command)
     return commands
 
@@ -65,6 +73,15 @@ def sandbox(transactional_db, live_server, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("seed_demo", verbosity=0)
     return live_server.url
+
+
+def link_target(url: str) -> tuple[str, str]:
+    """Return the survey and score a survey link names (its token signed at any time)."""
+    query = parse_qs(urlsplit(url).query)
+    token = read_survey_token(query["token"][0], max_age_seconds=None)
+    assert token is not None
+    assert token.is_for("bob@example.com")
+    return token.survey_id, query["score"][0]
 
 
 def run(command: str, env: dict[str, str], url: str) -> str:
@@ -93,6 +110,7 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         "carrier_event",
         "inbound_email",
         "set_price",
+        "survey_link",
     ]
     env = {
         **os.environ,
@@ -103,16 +121,17 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
     outputs = {}
     for command in commands:
         # when each runs in a shell as printed
-        if command.startswith("STAFF_TOKEN="):
-            token = run(command.split("=", 1)[1].strip("$()"), env, sandbox)
-            env["STAFF_TOKEN"] = token
+        assignment = ASSIGNMENT.match(command)
+        if assignment:
+            name, value = assignment.groups()
+            env[name] = run(value, env, sandbox)
             continue
         # set_price changes the shop's price; the README's reader has the
         # sandbox's worker running, here the command does the worker's part.
         eager = {"CELERY_TASK_ALWAYS_EAGER": "true"} if "set_price" in command else {}
         outputs[command] = run(command, {**env, **eager}, sandbox)
     # then the curl example shows the staff caller
-    (curl,) = [c for c in commands if c.startswith("curl ")]
+    curl, survey_query, survey_submit = [c for c in commands if c.startswith("curl ")]
     answer = json.loads(outputs[curl])
     assert answer["data"]["supportRequestor"] == {
         "kind": "STAFF",
@@ -156,6 +175,57 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         f"{claim.reference} on order #1001 (alice@example.com): 10.00 EUR, refunded"
         in price
     )
+    # and the demo survey's links were printed as its email has them
+    (links,) = [outputs[c] for c in commands if c.endswith("survey_link 1004")]
+    lines = links.splitlines()
+    assert lines[0] == "Survey of order #1004 (bob@example.com, sent):"
+    assert [line.split(":", 1)[0] for line in lines[1:]] == [
+        "page",
+        *map(str, range(11)),
+    ]
+    survey = Survey.objects.get(order__number="1004")
+    (email,) = Notification.objects.filter(kind="survey_nps")
+    printed, mailed = (
+        lines[4].split(": ", 1)[1],
+        email.context["survey"]["scores"][2]["url"],
+    )
+    assert [link_target(url) for url in (printed, mailed)] == [
+        (str(survey.pk), "2")
+    ] * 2
+    # and the storefront API showed the survey, then took Bob's answer
+    shown = json.loads(outputs[survey_query])["data"]["supportSurvey"]
+    assert shown == {
+        "survey": {
+            "kind": "NPS",
+            "state": "SENT",
+            "question": "Wie wahrscheinlich ist es, dass Sie Sandbox Store Support Freunden "
+            "oder Kollegen empfehlen?",
+            "scoreMin": 0,
+            "scoreMax": 10,
+            "lowLabel": "Überhaupt nicht wahrscheinlich",
+            "highLabel": "Äußerst wahrscheinlich",
+            "order": {"number": "1004"},
+        },
+        "errors": [],
+    }
+    submitted = json.loads(outputs[survey_submit])["data"]["supportSurveySubmit"]
+    assert submitted == {
+        "survey": {
+            "state": "SUBMITTED",
+            "score": 10,
+            "comment": "Sehr schnelle Lieferung!",
+        },
+        "errors": [],
+    }
+    (testimonial,) = survey_models.Testimonial.objects.all()
+    assert (testimonial.state, testimonial.author_name) == ("pending", "Bob")
+    # and a score link opened afterwards says so in German, recording nothing
+    page = lines[5].split(": ", 1)[1].replace(PRINTED_URL, sandbox)
+    opened = requests.get(page, timeout=30)
+    assert opened.status_code == 200
+    assert "Sie haben diese Umfrage bereits beantwortet" in opened.text
+    survey.refresh_from_db()
+    assert (survey.state, survey.score) == ("submitted", 10)
 
 
 def test_readme_graphql_examples_run_against_the_sandbox(sandbox):
