@@ -666,6 +666,12 @@ def test_only_staff_with_the_permission_read_statistics(
             "OUT_OF_RANGE",
             "to",
         ),
+        # the week before the first days of year 1 does not exist
+        (
+            {"from": "0001-01-02T00:00:00+00:00", "to": "0001-01-09T00:00:00+00:00"},
+            "OUT_OF_RANGE",
+            "from",
+        ),
         (
             {
                 "from": at(23).isoformat(),

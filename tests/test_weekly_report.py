@@ -666,6 +666,19 @@ def test_the_command_prints_the_report_and_writes_csv_and_pngs(
         assert path.read_bytes().startswith(PNG_MAGIC)
 
 
+def test_the_command_reports_a_period_ending_on_the_last_day_of_year_9999(
+    db, support_config
+):
+    # given a period whose week-by-week steps reach the end of the calendar
+    report_config(support_config)
+
+    # when
+    out, _err = run_report("--from", "9999-12-20", "--to", "9999-12-31")
+
+    # then
+    assert out.startswith("Support report 20–30 Dec 9999\nAgainst 9–19 Dec 9999.")
+
+
 def test_the_command_for_one_week_has_no_progress_bar(db, support_config):
     report_config(support_config)
     out, err = run_report("--from", "2026-11-23", "--to", "2026-11-30")
@@ -695,6 +708,10 @@ def test_the_command_for_one_week_has_no_progress_bar(db, support_config):
         (
             ["--from", "2026-11-01", "--to", "2026-12-01", "--channel", "nope"],
             "No orders in channel 'nope' (channels: default-channel).",
+        ),
+        (
+            ["--from", "0001-01-01", "--to", "0001-01-08"],
+            "The period and the one before it must lie within the years 1 to 9999.",
         ),
         (["--to", "2026-12-01"], "Error: the following arguments are required: --from"),
     ],

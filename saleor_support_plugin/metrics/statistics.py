@@ -10,7 +10,7 @@ figure is defined in the README ("Service statistics").
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +28,8 @@ MAX_SPAN = timedelta(days=400)
 CURRENT, PREVIOUS = "cur", "prev"
 
 
-def clean_period(start: datetime, end: datetime) -> None:
-    """Refuse an empty or reversed period and one longer than `MAX_SPAN`."""
+def clean_period(start: datetime, end: datetime) -> datetime:
+    """Check [start, end) and return the start of the period of the same length before it."""
     if start >= end:
         raise error("to", "`to` must be later than `from`.", SupportErrorCode.INVALID)
     if end - start > MAX_SPAN:
@@ -38,6 +38,18 @@ def clean_period(start: datetime, end: datetime) -> None:
             f"A period spans at most {MAX_SPAN.days} days.",
             SupportErrorCode.OUT_OF_RANGE,
         )
+    try:
+        # Near the ends of the calendar the previous period (or a bound in UTC,
+        # as the database compares them) does not exist.
+        previous_start = start - (end - start)
+        previous_start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError:
+        raise error(
+            "from",
+            "The period and the one before it must lie within the years 1 to 9999.",
+            SupportErrorCode.OUT_OF_RANGE,
+        ) from None
+    return previous_start
 
 
 def _rate(part: int | None, whole: int | None) -> float | None:
@@ -93,9 +105,8 @@ def compute_statistics(
     `settings` are the merchant's: the durations the figures read were taken
     with its calendar when they happened.
     """
-    clean_period(start, end)
+    previous_start = clean_period(start, end)
     now = now or timezone.now()
-    previous_start = start - (end - start)
     periods = (
         Period(CURRENT, start, end),
         Period(PREVIOUS, previous_start, start),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import (
     BaseCommand,
     CommandError,
@@ -25,7 +26,7 @@ from ...metrics.report import (
     report_text,
     trend_specs,
 )
-from ...metrics.statistics import MAX_SPAN, compute_statistics
+from ...metrics.statistics import MAX_SPAN, clean_period, compute_statistics
 from ...orders.models import OrderSnapshot
 from ...ports import load_settings, read_replica
 from ...surveys.models import Survey
@@ -63,10 +64,12 @@ def _day(raw: str, option: str) -> date:
 
 
 def _weeks(first: date, end: date) -> Iterator[tuple[date, date]]:
-    day = first
-    while day < end:
-        yield day, min(day + timedelta(days=7), end)
-        day += timedelta(days=7)
+    # Never a day past `end`: there may be none (9999-12-31).
+    day, week = first, timedelta(days=7)
+    while end - day > week:
+        yield day, day + week
+        day += week
+    yield day, end
 
 
 class Command(BaseCommand):
@@ -113,15 +116,19 @@ class Command(BaseCommand):
             raise CommandError("--to must be a later day than --from.")
         if end - first > MAX_SPAN:
             raise CommandError(f"The period may be at most {MAX_SPAN.days} days long.")
+        zone = ZoneInfo(settings.business_timezone)
+        start = datetime.combine(first, time(), tzinfo=zone)
+        stop = datetime.combine(end, time(), tzinfo=zone)
+        try:
+            clean_period(start, stop)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         channel = options.get("channel") or None
         if channel is not None:
             self._check_channel(channel)
         csv_path = self._csv_path(options.get("csv_path"))
         png_dir = self._png_dir(options.get("png_dir"))
 
-        zone = ZoneInfo(settings.business_timezone)
-        start = datetime.combine(first, time(), tzinfo=zone)
-        stop = datetime.combine(end, time(), tzinfo=zone)
         weeks = list(_weeks(first, end)) if (end - first).days > 7 else []
         progress = Progress(
             self.stderr,
