@@ -391,12 +391,9 @@ def explain(channel: str | None, start: datetime, end: datetime) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from saleor_support_plugin.metrics.statistics import compute_statistics
-    from saleor_support_plugin.ports import load_settings
 
     with CaptureQueriesContext(connection) as queries:
-        compute_statistics(
-            channel=channel, start=start, end=end, settings=load_settings()
-        )
+        compute_statistics(channel=channel, start=start, end=end)
     for query in queries.captured_queries:
         if not query["sql"].lstrip().startswith("SELECT"):
             continue  # the transaction around them, SET LOCAL jit

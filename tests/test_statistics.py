@@ -347,9 +347,7 @@ def test_every_figure_against_hand_computed_answers(data_set, stats_config):
     # given: the data set in the module docstring
 
     # when
-    stats = compute_statistics(
-        channel=None, start=START, end=END, settings=stats_config, now=NOW
-    )
+    stats = compute_statistics(channel=None, start=START, end=END, now=NOW)
 
     # then
     assert stats.previous_start == at(16)
@@ -406,9 +404,7 @@ def test_a_channel_counts_its_orders_tickets_surveys_claims_and_emails(
     # given: the data set; default-channel has tickets A, B, E, F (P1, P2 before)
 
     # when
-    stats = compute_statistics(
-        channel=DEFAULT, start=START, end=END, settings=stats_config, now=NOW
-    )
+    stats = compute_statistics(channel=DEFAULT, start=START, end=END, now=NOW)
 
     # then
     figures = values(stats)
@@ -437,7 +433,6 @@ def test_an_empty_period_has_counts_of_zero_and_no_rates(data_set, stats_config)
         channel=None,
         start=datetime(2025, 3, 1, tzinfo=UTC),
         end=datetime(2025, 4, 1, tzinfo=UTC),
-        settings=stats_config,
         now=NOW,
     )
 
@@ -462,9 +457,7 @@ def test_the_number_of_queries_does_not_grow_with_the_data(data_set, stats_confi
     # given
     def run() -> list[str]:
         with CaptureQueriesContext(connection) as queries:
-            compute_statistics(
-                channel=DEFAULT, start=START, end=END, settings=stats_config, now=NOW
-            )
+            compute_statistics(channel=DEFAULT, start=START, end=END, now=NOW)
         return [query["sql"].split()[0] for query in queries.captured_queries]
 
     before = run()
@@ -496,9 +489,7 @@ def test_reads_go_to_the_database_the_ports_name(stats_config, settings):
     try:
         assert ports.read_replica() == "replica"
         with pytest.raises(ConnectionDoesNotExist):
-            compute_statistics(
-                channel=None, start=START, end=END, settings=stats_config, now=NOW
-            )
+            compute_statistics(channel=None, start=START, end=END, now=NOW)
     finally:
         ports.get_ports.cache_clear()
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from ..notifications.kinds import NotificationKind
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -33,7 +35,7 @@ class Statistics:
     figures: tuple[Figure, ...]
     # Breakdowns (e.g. proactive updates sent by kind): key -> {label: count}.
     # `proactive_updates_sent` is by notification kind value ("shipped", ...;
-    # `NotificationKind(value).label` names it).
+    # `breakdown_label` names it).
     breakdowns: dict[str, dict[str, int]] = field(default_factory=dict)
     # The same breakdowns for the previous period.
     previous_breakdowns: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -44,3 +46,11 @@ class Statistics:
 
     def figure(self, key: str) -> Figure:
         return next(f for f in self.figures if f.key == key)
+
+
+def breakdown_label(label: str) -> str:
+    """Name a notification kind ("shipped") as the dashboard does; other labels as they are."""
+    try:
+        return NotificationKind(label).label
+    except ValueError:
+        return label

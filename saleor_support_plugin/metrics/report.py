@@ -18,18 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
+from graphql_relay import to_global_id
 
 from ..conf import SupportSettings, stored_template
 from ..core.money import format_money
 from ..notifications.kinds import NotificationKind
 from ..orders.models import OrderSnapshot
 from ..ports import read_replica
+from ..surveys.models import Survey, SurveyKind
 from ..tickets.models import Ticket, TicketCategory, ticket_reference
-from .data import Figure, Statistics
+from .data import Figure, Statistics, breakdown_label
 from .statistics import compute_statistics
 
 # Units whose figures share one axis in a chart; the rest (counts, money) get a
@@ -120,9 +123,7 @@ def build_report(
 ) -> Report:
     """Gather the report of [start, end): computes the statistics unless given."""
     if statistics is None:
-        statistics = compute_statistics(
-            channel=channel, start=start, end=end, settings=settings
-        )
+        statistics = compute_statistics(channel=channel, start=start, end=end)
     # Heavy reads that may lag a little: Saleor's replica when it has one.
     using = read_replica()
     return Report(
@@ -240,8 +241,6 @@ def lowest_rated(
     using: str = "default",
 ) -> tuple[LowRatedTicket, ...]:
     """List the tickets whose CSAT answer in the period was low (≤ the detractor threshold)."""
-    from ..surveys.models import Survey, SurveyKind
-
     surveys = Survey.objects.using(using).filter(
         kind=SurveyKind.CSAT,
         ticket__isnull=False,
@@ -286,10 +285,6 @@ def staff_ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
     template = stored_template("ticket_url_template", settings.ticket_url_template)
     if template is None:
         return ""
-    from urllib.parse import quote
-
-    from graphql_relay import to_global_id
-
     return template.render(
         {
             "ticket_id": quote(to_global_id("SupportTicket", str(ticket.pk)), safe=""),
@@ -394,14 +389,6 @@ def _value_text(
     return format_value(figure.unit, value, figure.currency)
 
 
-def _breakdown_label(label: str) -> str:
-    """Name a notification kind ("shipped") as the dashboard does; other labels as they are."""
-    try:
-        return NotificationKind(label).label
-    except ValueError:
-        return label
-
-
 def report_context(
     report: Report,
     settings: SupportSettings,
@@ -484,7 +471,7 @@ def report_context(
                 "previous_label": previous_label,
                 "items": [
                     {
-                        "label": _breakdown_label(label),
+                        "label": breakdown_label(label),
                         "count": count,
                         "previous": stats.previous_breakdowns.get(key, {}).get(
                             label, 0

@@ -18,7 +18,6 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .. import ports
-from ..conf import SupportSettings
 from ..core.errors import SupportErrorCode, error
 from . import selectors
 from .data import Figure, Statistics
@@ -97,13 +96,12 @@ def compute_statistics(
     channel: str | None,
     start: datetime,
     end: datetime,
-    settings: SupportSettings,
     now: datetime | None = None,
 ) -> Statistics:
     """Every KPI for [start, end) and for the period of the same length before it.
 
-    `settings` are the merchant's: the durations the figures read were taken
-    with its calendar when they happened.
+    The durations the figures read were taken with the merchant's calendar
+    when they happened (`tickets.sla`): no settings are needed here.
     """
     previous_start = clean_period(start, end)
     now = now or timezone.now()

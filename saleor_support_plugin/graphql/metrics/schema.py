@@ -66,9 +66,7 @@ class StatisticsQueries(graphene.ObjectType):
         start = _aware(from_, settings.business_timezone)
         end = _aware(to, settings.business_timezone)
         try:
-            return compute_statistics(
-                channel=channel, start=start, end=end, settings=settings
-            )
+            return compute_statistics(channel=channel, start=start, end=end)
         except ValidationError as exc:
             (first, *_rest) = errors_from(exc)
             raise _coded(

@@ -7,8 +7,7 @@ from decimal import Decimal
 import graphene
 
 from ...core.money import quantize
-from ...metrics.data import Figure, Statistics
-from ...notifications.kinds import NotificationKind
+from ...metrics.data import Figure, Statistics, breakdown_label
 from ..base import described_enum
 
 UNITS = {
@@ -121,13 +120,6 @@ class SupportStatisticsBreakdown(graphene.ObjectType):
         description = "A figure split by kind or by currency."
 
 
-def _kind_label(kind: str) -> str:
-    try:
-        return NotificationKind(kind).label
-    except ValueError:
-        return kind
-
-
 def breakdowns(stats: Statistics) -> list[SupportStatisticsBreakdown]:
     result = []
     for key, counts in stats.breakdowns.items():
@@ -143,7 +135,7 @@ def breakdowns(stats: Statistics) -> list[SupportStatisticsBreakdown]:
                 entries=[
                     SupportStatisticsBreakdownEntry(
                         key=name,
-                        label=_kind_label(name),
+                        label=breakdown_label(name),
                         value=counts.get(name, 0),
                         previous=before.get(name, 0),
                     )

@@ -142,13 +142,10 @@ class Command(BaseCommand):
                     channel=channel,
                     start=datetime.combine(week_start, time(), tzinfo=zone),
                     end=datetime.combine(week_end, time(), tzinfo=zone),
-                    settings=settings,
                 )
             )
             progress.step(f"week of {week_start.isoformat()}")
-        statistics = compute_statistics(
-            channel=channel, start=start, end=stop, settings=settings
-        )
+        statistics = compute_statistics(channel=channel, start=start, end=stop)
         progress.step("the whole period")
         report = build_report(
             channel=channel,
