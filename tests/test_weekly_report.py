@@ -25,6 +25,7 @@ from saleor_support_plugin.metrics.report import (
     LowRatedTicket,
     Report,
     Topic,
+    build_report,
     lowest_rated,
     render_chart,
     report_context,
@@ -79,11 +80,18 @@ def ticket(
     return made
 
 
-def rate(made: Ticket, score: int, answered_at: datetime, comment: str = "") -> Survey:
+def rate(
+    made: Ticket,
+    score: int,
+    answered_at: datetime,
+    comment: str = "",
+    *,
+    submitted: bool = True,
+) -> Survey:
     assert made.order is not None
     return Survey.objects.create(
         kind="csat",
-        state="submitted",
+        state="submitted" if submitted else "answered",
         ticket=made,
         customer_email=made.customer_email,
         channel_slug=made.order.channel_slug,
@@ -93,7 +101,7 @@ def rate(made: Ticket, score: int, answered_at: datetime, comment: str = "") -> 
         score=score,
         comment=comment,
         answered_at=answered_at,
-        submitted_at=answered_at,
+        submitted_at=answered_at if submitted else None,
     )
 
 
@@ -581,7 +589,8 @@ def test_lowest_rated_are_csat_at_or_below_the_threshold_lowest_first(db):
     one, two, three, outside = (ticket(monday) for _ in range(4))
     rate(three, 3, monday + timedelta(hours=1))
     rate(two, 2, monday + timedelta(hours=2), comment="Slow\n\n answer " + "x" * 400)
-    rate(one, 1, monday + timedelta(hours=3))
+    # a score the customer never submitted counts as well (it stays answered)
+    rate(one, 1, monday + timedelta(hours=3), submitted=False)
     rate(outside, 1, WEEK_START - timedelta(minutes=1))
     end = WEEK_START + timedelta(days=7)
     linked = berlin(ticket_url_template="https://desk.example/{{ticket_id}}/{{token}}")
@@ -603,6 +612,36 @@ def test_lowest_rated_are_csat_at_or_below_the_threshold_lowest_first(db):
         len(lowest_rated(channel=None, start=WEEK_START, end=end, settings=stricter))
         == 1
     )
+
+
+def test_the_report_reads_eleven_queries_however_many_topics_and_low_scores(
+    db, django_assert_num_queries
+):
+    # given an empty week, then five low-rated tickets in five categories
+    end = WEEK_START + timedelta(days=7)
+    settings = berlin(ticket_url_template="https://desk.example/t/{{number}}")
+
+    def build() -> Report:
+        return build_report(
+            channel="default-channel", start=WEEK_START, end=end, settings=settings
+        )
+
+    # the statistics' five statements in their transaction (savepoint, SET
+    # LOCAL jit, release), the topics, the keywords, the lowest-rated tickets
+    with django_assert_num_queries(11):
+        assert build().low_rated == ()
+    monday = WEEK_START + timedelta(hours=10)
+    for category in ("shipping", "return", "refund", "other", "order_status"):
+        made = ticket(monday, subject="Broken lid", category=category)
+        rate(made, 1, monday + timedelta(hours=1), comment="Still broken")
+
+    # when / then: no query per topic or per low-rated ticket
+    with django_assert_num_queries(11):
+        report = build()
+    assert len(report.topics) == len(report.low_rated) == 5
+    assert {row.url for row in report.low_rated} == {
+        f"https://desk.example/t/{row.reference[2:]}" for row in report.low_rated
+    }
 
 
 # --- the command
