@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command, get_commands
 from django.db import connection
 
 from saleor_support_plugin.conf import parse_settings, validate_configuration
+from saleor_support_plugin.management.commands import support_report
 from saleor_support_plugin.metrics.data import Figure, Statistics
 from saleor_support_plugin.metrics.report import (
     ChartError,
@@ -716,6 +717,31 @@ def test_the_command_reports_a_period_ending_on_the_last_day_of_year_9999(
 
     # then
     assert out.startswith("Support report 20–30 Dec 9999\nAgainst 9–19 Dec 9999.")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_progress_and_notices_are_not_coloured_as_errors(
+    db, support_config, tmp_path
+):
+    # given a terminal that shows colours (Django paints stderr red there, for errors)
+    report_config(support_config)
+    err = Terminal()
+    command = support_report.Command(stdout=io.StringIO(), stderr=err, force_color=True)
+
+    # when
+    call_command(
+        command,
+        "--from", "2026-11-01", "--to", "2026-11-15", "--csv", str(tmp_path / "f.csv"),
+    )  # fmt: skip
+
+    # then
+    assert "\x1b[" not in err.getvalue()
+    assert f"[{'#' * 30}] 3/3 the whole period" in err.getvalue()
+    assert "Figures written to" in err.getvalue()
 
 
 def test_the_command_for_one_week_has_no_progress_bar(db, support_config):

@@ -49,9 +49,15 @@ class Progress:
         # One line redrawn in place (\r); the last step ends it.
         self.stream.write(
             f"\r[{bar}] {self.done:>{len(str(self.total))}}/{self.total} {what:<24}",
+            style_func=_plain,
             ending="\n" if self.done == self.total else "",
         )
         self.stream.flush()
+
+
+def _plain(text: str) -> str:
+    # Django paints stderr as errors on a terminal; progress and notices are not.
+    return text
 
 
 def _day(raw: str, option: str) -> date:
@@ -212,7 +218,9 @@ class Command(BaseCommand):
                 csv.writer(handle).writerows(rows)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
-        self.stderr.write(f"Figures written to {path} ({len(rows) - 1} rows).")
+        self.stderr.write(
+            f"Figures written to {path} ({len(rows) - 1} rows).", style_func=_plain
+        )
 
     def _write_charts(self, folder: Path, specs: list[dict[str, Any]]) -> None:
         for spec in specs:
@@ -221,4 +229,4 @@ class Command(BaseCommand):
                 target.write_bytes(render_chart(spec))
             except OSError as exc:
                 raise CommandError(f"Cannot write {target}: {exc.strerror}.") from None
-            self.stderr.write(f"Chart written to {target}.")
+            self.stderr.write(f"Chart written to {target}.", style_func=_plain)
