@@ -775,6 +775,22 @@ def test_german_order_gets_the_german_survey(
     assert "Überhaupt nicht wahrscheinlich" in mail.body("html")
     assert sorted(score_links(mail)) == list(range(11))
     assert survey.language_code == "de"
+    assert "Versandbenachrichtigungen und Umfragen abbestellen: http" in text
+
+
+def test_german_detractor_sees_a_german_follow_up_subject(
+    db, client, survey_config, smtp_server, on_commit, post_carrier_event
+):
+    # given a German order's survey
+    order, survey, mail = sent_survey(
+        on_commit, post_carrier_event, smtp_server, language_code="de"
+    )
+    # when Jörg submits a low score
+    with at(DELIVERED + 8 * DAY):
+        on_commit(submit, token_of(mail), 2, "Zu spät.")
+    # then the follow-up's subject is German and names the order, not the score
+    (ticket,) = Ticket.objects.filter(category="feedback")
+    assert ticket.subject == f"Ihr Feedback zu Bestellung #{order.number}"
 
 
 # --- post-ticket CSAT
