@@ -13,7 +13,8 @@ hashes, spread over the two years before the load:
   (70/30) unless opened within the last days or one of the 0.5 % left open,
   with first-reply and resolution durations in business seconds, waits,
   replies and reopens as the ticket code keeps them;
-- 300,000 surveys sent (NPS and CSAT alternating), 200,000 of them answered;
+- 300,000 surveys sent (NPS and CSAT alternating), 200,000 of them answered
+  (one answer in four scored but never submitted: it stays "answered");
 - 900,000 sent order emails (confirmed, shipped, delivered per order) and
   100,000 ticket emails (not counted as proactive updates);
 - 20,000 price claims (70 % refunded) on their own purchase lines.
@@ -39,7 +40,7 @@ from typing import Any
 from ._common import out, setup_django, table
 
 DATABASE = "support_bench_stats"
-SEED_VERSION = "benchmarks.statistics seed v1"
+SEED_VERSION = "benchmarks.statistics seed v2"
 RESEED_AFTER = timedelta(hours=20)
 GOAL_SECONDS = 1.0
 
@@ -201,7 +202,8 @@ def _seed_statements() -> list[tuple[str, str]]:
             reason, score, comment, may_quote, answered_at, submitted_at, created_at,
             updated_at)
         SELECT md5('survey-' || i)::uuid, kind,
-               CASE WHEN answers THEN 'submitted' ELSE 'sent' END,
+               CASE WHEN NOT answers THEN 'sent' WHEN mod(i, 4) = 1 THEN 'answered'
+                    ELSE 'submitted' END,
                'customer' || mod(i::bigint * 104729, 100000) || '@example.com', NULL, slug, 'en',
                'delivery', sent - INTERVAL '7 days', sent, sent, sent + INTERVAL '30 days', '',
                CASE WHEN NOT answers THEN NULL
@@ -211,7 +213,8 @@ def _seed_statements() -> list[tuple[str, str]]:
                     ELSE CASE WHEN hs < 70 THEN 4 + mod(hs, 2) ELSE 1 + mod(hs, 3) END END,
                '', false,
                CASE WHEN answers THEN sent + minutes * INTERVAL '1 minute' END,
-               CASE WHEN answers THEN sent + minutes * INTERVAL '1 minute' END,
+               CASE WHEN answers AND mod(i, 4) <> 1
+                    THEN sent + minutes * INTERVAL '1 minute' END,
                sent, sent
         FROM g
     """
