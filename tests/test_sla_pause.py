@@ -9,14 +9,21 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 import time_machine
 
 from saleor_support_plugin.auth import requestor_from_user
 from saleor_support_plugin.core.calendar import BusinessCalendar
+from saleor_support_plugin.metrics.statistics import compute_statistics
 from saleor_support_plugin.ports import load_settings
 from saleor_support_plugin.tickets import services
+from saleor_support_plugin.tickets.email_threading import reply_address
 from saleor_support_plugin.tickets.models import Ticket, TicketStatus
 from saleor_support_plugin.tickets.sla import check_sla_breaches
+
+from .fixtures.support import signed_carrier_request
+from .test_inbound_email import SECRET, mail
+from .test_inbound_email import URL as INBOUND_URL
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600
@@ -26,18 +33,21 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=BERLIN)
 
 
+SLA_CONFIG = {
+    "business_timezone": "Europe/Berlin",
+    "business_hours": "09:00-17:00",
+    "holidays": "2026-11-26",
+    "sla_first_response_hours": "8",
+    "sla_resolution_hours": "24",
+    "sla_policies": "urgent=1/4",
+    "ticket_rate_limit_per_hour": "0",
+    "support_staff_addresses": "team@acme.example",
+}
+
+
 @pytest.fixture
 def sla_settings(support_config):
-    support_config(
-        business_timezone="Europe/Berlin",
-        business_hours="09:00-17:00",
-        holidays="2026-11-26",
-        sla_first_response_hours="8",
-        sla_resolution_hours="24",
-        sla_policies="urgent=1/4",
-        ticket_rate_limit_per_hour="0",
-        support_staff_addresses="team@acme.example",
-    )
+    support_config(**SLA_CONFIG)
     return load_settings()
 
 
@@ -302,3 +312,99 @@ def test_internal_notes_neither_answer_nor_pause(sla_settings, customer, staff):
     assert ticket.created_at.astimezone(UTC) == at(23, 9).astimezone(UTC)
     assert ticket.first_response_due_at is not None
     assert ticket.first_response_due_at - ticket.created_at == timedelta(hours=8)
+
+
+# --- reopening: whichever path puts a resolved ticket back to work
+#
+# The statistics read `solved_at`, `closed_at` and `reopen_count`: a reopened
+# ticket must lose its old resolution, or it counts as solved in a week it was
+# still being worked on, with a resolution time that ended too early.
+
+
+def figure(stats, key: str):
+    (value,) = [f.value for f in stats.figures if f.key == key]
+    return value
+
+
+def test_staff_reopening_a_solved_ticket_moves_its_resolution_to_the_next_one(
+    sla_settings, customer, staff
+):
+    # given a ticket opened on Monday 16 November and solved on the 17th
+    ticket = open_ticket(customer, sla_settings, at(16, 10))
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.SOLVED, at(17, 10))
+    assert ticket.resolution_business_seconds == 8 * 3600
+    # when staff reopen it on the 24th and close it on the 25th
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.OPEN, at(24, 10))
+    # then the reopen is counted and the old resolution is gone
+    assert (ticket.reopen_count, ticket.solved_at, ticket.closed_at) == (1, None, None)
+    assert ticket.resolution_business_seconds is None
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.CLOSED, at(25, 10))
+    assert (ticket.solved_at, ticket.closed_at) == (None, at(25, 10))
+    # and it counts as resolved in the week of the 23rd, reopened, not in the week before
+    week_before = compute_statistics(channel=None, start=at(16, 0), end=at(23, 0))
+    week = compute_statistics(channel=None, start=at(23, 0), end=at(30, 0))
+    assert figure(week_before, "tickets_solved") == 0
+    assert figure(week, "tickets_solved") == 1
+    assert figure(week, "reopen_rate") == 100
+
+
+def test_a_staff_word_after_solving_leaves_the_ticket_solved(
+    sla_settings, customer, staff
+):
+    # given a solved ticket
+    ticket = open_ticket(customer, sla_settings, at(16, 10))
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.SOLVED, at(16, 12))
+    # when staff add a public reply afterwards
+    ticket = reply(staff, sla_settings, ticket, at(16, 14))
+    # then it stays solved, not reopened
+    assert (ticket.status, ticket.solved_at, ticket.reopen_count) == (
+        TicketStatus.SOLVED,
+        at(16, 12),
+        0,
+    )
+    # and the customer's answer to it reopens it
+    ticket = reply(customer, sla_settings, ticket, at(16, 15))
+    assert (ticket.status, ticket.solved_at, ticket.reopen_count) == (
+        TicketStatus.OPEN,
+        None,
+        1,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_reply_to_a_closed_ticket_reopens_it_with_its_resolution_cleared(
+    live_server, sla_settings, customer, staff, support_config
+):
+    # given the inbound webhook configured with the SLA calendar
+    support_config(
+        **SLA_CONFIG,
+        inbound_email_secret=SECRET,
+        inbound_email_address="support@acme.example",
+    )
+    # and Alice's ticket, solved and then closed
+    ticket = open_ticket(customer, sla_settings, at(16, 10))
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.SOLVED, at(16, 12))
+    ticket = set_status(staff, sla_settings, ticket, TicketStatus.CLOSED, at(17, 12))
+    assert ticket.resolution_business_seconds == 2 * 3600
+    # when she answers its email two days later
+    with time_machine.travel(at(19, 10), tick=True):
+        raw, headers = signed_carrier_request(
+            mail(
+                to=[reply_address(ticket, load_settings())],
+                message_id="<reopen@x>",
+                text="It broke again.",
+            ),
+            secret=SECRET,
+        )
+        response = requests.post(
+            f"{live_server.url}{INBOUND_URL}",
+            data=raw,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=10,
+        )
+    assert response.json() == {"status": "replied", "ticket": ticket.number}
+    # then the ticket is open again, the reopen counted, the resolution gone
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.status == TicketStatus.OPEN
+    assert (ticket.reopen_count, ticket.solved_at, ticket.closed_at) == (1, None, None)
+    assert ticket.resolution_business_seconds is None

@@ -1325,6 +1325,8 @@ def test_a_comment_the_next_day_reaches_the_follow_up_and_a_second_submit_is_ref
         "The zip broke.",
     )
     assert survey.submitted_at == survey.loop_closed_at == clicked_at + DAY
+    # and the changed score counts from when it was given (the statistics' week)
+    assert survey.answered_at == clicked_at + DAY
     assert Ticket.objects.get() == ticket
     first, update = ticket.messages.order_by("created_at")
     assert (update.is_internal, update.author_kind) == (True, "system")

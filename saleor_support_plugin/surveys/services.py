@@ -153,10 +153,12 @@ def submit_answer(
         value = clean_score(survey, score)
         text = clean_comment(comment)
         now = timezone.now()
+        if survey.answered_at is None or survey.score != value:
+            # The answer counts in the statistics from when its score was given.
+            survey.answered_at = now
         survey.score = value
         survey.comment = text
         survey.may_quote = bool(may_quote) and survey.kind == SurveyKind.NPS
-        survey.answered_at = survey.answered_at or now
         survey.state = SurveyState.SUBMITTED
         survey.submitted_at = now
         _close_loop(survey, settings, now)
@@ -195,7 +197,9 @@ def close_idle_answers(*, settings: SupportSettings, now: Any = None) -> int:
 def _close_loop(survey: Survey, settings: SupportSettings, now: Any) -> None:
     """Open the follow-up of a low score once; tell it what changed since."""
     if survey.follow_up_ticket_id is not None:
-        assert survey.loop_closed_at is not None  # set with the follow-up
+        # Both set: a follow-up is opened by a scored answer closing its loop.
+        assert survey.loop_closed_at is not None
+        assert survey.answered_at is not None
         if survey.answered_at > survey.loop_closed_at or survey.comment:
             _note_on_follow_up(survey)
     elif is_detractor(survey, settings):

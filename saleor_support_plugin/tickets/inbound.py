@@ -52,7 +52,7 @@ from ..orders.models import OrderSnapshot
 from .email_threading import ticket_from_address, trim_quoted
 from .models import InboundEmail, Ticket, TicketCategory, TicketChannel, TicketStatus
 from .sender_auth import SenderAuthentication, is_verified
-from .services import ticket_create, ticket_reply
+from .services import STATUS_FIELDS, change_status, ticket_create, ticket_reply
 
 # Our Message-IDs: `<notification uuid@domain>`, the domain the sender's (or
 # the fixed one of older rows). Any domain matches here; the whole id must then
@@ -320,11 +320,8 @@ def _deliver(
             ticket = None  # too late to reopen: the reply starts a new ticket
         else:
             if ticket.status == TicketStatus.CLOSED:
-                ticket.status, ticket.closed_at = TicketStatus.OPEN, None
-                ticket.reopen_count += 1
-                ticket.save(
-                    update_fields=["status", "closed_at", "reopen_count", "updated_at"]
-                )
+                change_status(ticket, TicketStatus.OPEN, timezone.now(), settings)
+                ticket.save(update_fields=[*STATUS_FIELDS, "updated_at"])
             # The reply code proved the thread: no verification needed, and the
             # message is the account's only when the ticket is.
             ticket_reply(

@@ -8,7 +8,7 @@ a ticket that does not exist fail the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -50,6 +50,35 @@ SLA_FIELDS = (
     "resolution_due_at",
     "resolution_business_seconds",
 )
+
+
+# What `change_status` may change, for saves with update_fields.
+STATUS_FIELDS = ("status", "solved_at", "closed_at", "reopen_count", *SLA_FIELDS)
+RESOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+
+
+def change_status(
+    ticket: Ticket, status: str, now: datetime, settings: SupportSettings
+) -> None:
+    """Set the status and what follows from it (not saved): resolution times, reopens, SLA.
+
+    Every path that changes a status goes through here, so a ticket put back to
+    work after it was solved or closed is always counted as reopened and loses
+    its old resolution (the statistics read `solved_at`, `closed_at` and
+    `reopen_count`).
+    """
+    previous = ticket.status
+    if status == previous:
+        return
+    ticket.status = status
+    if status == TicketStatus.SOLVED:
+        ticket.solved_at, ticket.closed_at = now, None
+    elif status == TicketStatus.CLOSED:
+        ticket.closed_at = now
+    elif previous in RESOLVED:
+        ticket.reopen_count += 1
+        ticket.solved_at = ticket.closed_at = None
+    track_status_change(ticket, previous, now, settings)
 
 
 def next_ticket_number() -> int:
@@ -268,18 +297,16 @@ def ticket_reply(
             is_internal=internal,
         )
         if not internal:
-            previous = ticket.status
             if requestor.is_staff:
                 record_first_response(ticket, now, settings)
                 ticket.staff_public_replies += 1
-                ticket.status = TicketStatus.PENDING_CUSTOMER
+                # A word after solving (or closing) leaves the ticket resolved;
+                # the customer's answer, or staff, reopen it.
+                if ticket.status not in RESOLVED:
+                    change_status(ticket, TicketStatus.PENDING_CUSTOMER, now, settings)
             elif ticket.status in (TicketStatus.PENDING_CUSTOMER, TicketStatus.SOLVED):
-                if ticket.status == TicketStatus.SOLVED:
-                    # The customer's answer to a solved ticket reopens it.
-                    ticket.reopen_count += 1
-                    ticket.solved_at = None
-                ticket.status = TicketStatus.OPEN
-            track_status_change(ticket, previous, now, settings)
+                # The customer's answer to a solved ticket reopens it.
+                change_status(ticket, TicketStatus.OPEN, now, settings)
         ticket.save()
         notify_ticket_message(ticket, message, settings)
     return message
@@ -294,10 +321,8 @@ def ticket_close(
         raise error(
             "ticket", "The ticket is already closed.", SupportErrorCode.INVALID_STATUS
         )
-    previous, ticket.status = ticket.status, TicketStatus.CLOSED
-    ticket.closed_at = timezone.now()
-    track_status_change(ticket, previous, ticket.closed_at, settings)
-    ticket.save(update_fields=["status", "closed_at", *SLA_FIELDS, "updated_at"])
+    change_status(ticket, TicketStatus.CLOSED, timezone.now(), settings)
+    ticket.save(update_fields=[*STATUS_FIELDS, "updated_at"])
     return ticket
 
 
@@ -320,21 +345,8 @@ def ticket_reopen(
             f"Tickets can be reopened for {settings.ticket_reopen_window_days} days; please open a new one.",
             SupportErrorCode.REOPEN_WINDOW_EXPIRED,
         )
-    previous, ticket.status = ticket.status, TicketStatus.OPEN
-    ticket.reopen_count += 1
-    ticket.closed_at = None
-    ticket.solved_at = None
-    track_status_change(ticket, previous, timezone.now(), settings)
-    ticket.save(
-        update_fields=[
-            "status",
-            "reopen_count",
-            "closed_at",
-            "solved_at",
-            *SLA_FIELDS,
-            "updated_at",
-        ]
-    )
+    change_status(ticket, TicketStatus.OPEN, timezone.now(), settings)
+    ticket.save(update_fields=[*STATUS_FIELDS, "updated_at"])
     return ticket
 
 
@@ -351,13 +363,8 @@ def ticket_update(
     """Staff change status, priority, category or tags."""
     _require_staff(requestor, settings)
     now = timezone.now()
-    if status is not None and status != ticket.status:
-        previous, ticket.status = ticket.status, status
-        if status == TicketStatus.SOLVED:
-            ticket.solved_at = now
-        elif status == TicketStatus.CLOSED:
-            ticket.closed_at = now
-        track_status_change(ticket, previous, now, settings)
+    if status is not None:
+        change_status(ticket, status, now, settings)
     if priority is not None and priority != ticket.priority:
         ticket.priority = priority
         ticket.priority_rank = PRIORITY_RANK[TicketPriority(priority)]
