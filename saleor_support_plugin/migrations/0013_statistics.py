@@ -46,6 +46,13 @@ class Migration(migrations.Migration):
                     SELECT ticket_id, count(*) AS replies
                     FROM saleor_support_plugin_ticketmessage
                     WHERE author_kind = 'staff' AND NOT is_internal
+                      -- The opening message of a ticket staff opened for a
+                      -- customer is no reply (ticket_create does not count it).
+                      AND id NOT IN (
+                          SELECT DISTINCT ON (ticket_id) id
+                          FROM saleor_support_plugin_ticketmessage
+                          ORDER BY ticket_id, created_at, id
+                      )
                     GROUP BY ticket_id
                 ) m
                 WHERE m.ticket_id = t.id;
