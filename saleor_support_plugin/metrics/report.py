@@ -18,20 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
-from graphql_relay import to_global_id
 
-from ..conf import SupportSettings, stored_template
+from ..conf import SupportSettings
 from ..core.money import format_money
 from ..notifications.kinds import NotificationKind
 from ..orders.models import OrderSnapshot
 from ..ports import read_replica
 from ..surveys.models import Survey, SurveyKind
 from ..tickets.models import Ticket, TicketCategory, ticket_reference
+from ..tickets.notifications import ticket_url
 from .data import Figure, Statistics, breakdown_label
 from .statistics import compute_statistics
 
@@ -270,28 +269,10 @@ def lowest_rated(
                 score=survey.score,
                 comment=comment,
                 answered_at=survey.answered_at,
-                url=staff_ticket_url(ticket, settings),
+                url=ticket_url(ticket, settings, with_token=False),
             )
         )
     return tuple(result)
-
-
-def staff_ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
-    """Link the ticket's page from the ticket link setting, without a customer token ("" when none).
-
-    The email goes to the whole team: a customer's link token in it would let
-    anyone who reads it act as that customer, so staff sign in instead.
-    """
-    template = stored_template("ticket_url_template", settings.ticket_url_template)
-    if template is None:
-        return ""
-    return template.render(
-        {
-            "ticket_id": quote(to_global_id("SupportTicket", str(ticket.pk)), safe=""),
-            "number": ticket.number,
-            "token": "",
-        }
-    ).strip()
 
 
 # --- formatting

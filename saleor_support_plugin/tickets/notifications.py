@@ -15,13 +15,24 @@ from .guest import make_ticket_link_token
 from .models import AuthorKind, InboundEmail, Ticket, TicketMessage
 
 
-def ticket_url(ticket: Ticket, settings: SupportSettings) -> str:
+def ticket_url(
+    ticket: Ticket, settings: SupportSettings, *, with_token: bool = True
+) -> str:
+    """Link the ticket's page from the ticket link setting ("" when none).
+
+    `with_token=False` leaves the customer's link token out, for mail to the
+    whole team: the token would let anyone who reads it act as that customer.
+    """
     template = stored_template("ticket_url_template", settings.ticket_url_template)
     if template is None:
         return ""
     from graphql_relay import to_global_id
 
-    token = make_ticket_link_token(str(ticket.pk), ticket.customer_email)
+    token = (
+        make_ticket_link_token(str(ticket.pk), ticket.customer_email)
+        if with_token
+        else ""
+    )
     return template.render(
         {
             "ticket_id": quote(to_global_id("SupportTicket", str(ticket.pk)), safe=""),
