@@ -453,6 +453,19 @@ def test_an_empty_period_has_counts_of_zero_and_no_rates(data_set, stats_config)
     assert stats.breakdowns == {"proactive_updates_sent": {}}
 
 
+def test_spam_and_merged_tickets_are_no_contact_and_count_nowhere(db, stats_config):
+    # given three tickets opened on 24 November: one real, one spam, one merged away
+    for tags in ([], ["spam"], ["vip", "merged"]):
+        ticket(at(24, 10), tags=tags, category="shipping")
+    # when the week's statistics are read
+    stats = compute_statistics(channel=None, start=at(23), end=at(30), now=at(30))
+    # then only the real one is opened, in the backlog and a WISMO contact
+    figures = values(stats)
+    assert figures["tickets_opened"] == (1, 0)
+    assert figures["backlog"] == (1, 0)
+    assert figures["wismo_share"] == (100, None)
+
+
 def test_the_number_of_queries_does_not_grow_with_the_data(data_set, stats_config):
     # given
     def run() -> list[str]:

@@ -73,9 +73,12 @@ def ticket(
     subject: str = "Question",
     category: str = "other",
     channel: str = "default-channel",
+    tags: tuple[str, ...] = (),
 ) -> Ticket:
     order = OrderSnapshotFactory.create(channel_slug=channel)
-    made = TicketFactory.create(subject=subject, category=category, order=order)
+    made = TicketFactory.create(
+        subject=subject, category=category, order=order, tags=list(tags)
+    )
     Ticket.objects.filter(pk=made.pk).update(created_at=created_at)
     made.refresh_from_db()
     return made
@@ -555,6 +558,9 @@ def test_topics_count_categories_and_keywords_skip_numbers_addresses_and_stopwor
         ("Your feedback on ticket T-8", "feedback"),
     ):
         ticket(monday, subject=subject, category=category)
+    # spam and a duplicate merged away: no customer contact of their own
+    ticket(monday, subject="Broken prices BUY", category="shipping", tags=("spam",))
+    ticket(monday, subject="Zipper broken", category="return", tags=("merged",))
     ticket(monday - timedelta(days=2), subject="Broken again", category="return")
     ticket(monday, subject="Broken elsewhere", category="shipping", channel="b2b")
     end = WEEK_START + timedelta(days=7)

@@ -29,7 +29,7 @@ from ..notifications.kinds import NotificationKind
 from ..orders.models import OrderSnapshot
 from ..ports import read_replica
 from ..surveys.models import Survey, SurveyKind
-from ..tickets.models import Ticket, TicketCategory, ticket_reference
+from ..tickets.models import UNCOUNTED_TAGS, Ticket, TicketCategory, ticket_reference
 from ..tickets.notifications import ticket_url
 from .data import Figure, Statistics, breakdown_label
 from .statistics import compute_statistics
@@ -143,7 +143,8 @@ def build_report(
 
 
 def _tickets(channel: str | None, using: str) -> QuerySet[Ticket]:
-    tickets = Ticket.objects.using(using).all()
+    # Spam and merged duplicates are no customer contact (as in the statistics).
+    tickets = Ticket.objects.using(using).exclude(tags__overlap=list(UNCOUNTED_TAGS))
     return tickets.filter(order__channel_slug=channel) if channel else tickets
 
 
@@ -208,6 +209,7 @@ def subject_keywords(
         CROSS JOIN LATERAL unnest(to_tsvector('simple', t.subject)) AS word
         WHERE t.created_at >= %s AND t.created_at < %s
           AND t.category <> %s
+          AND NOT (t.tags && %s::varchar[])
           AND length(word.lexeme) >= 3
           AND word.lexeme !~ '[0-9@./:_]'
           AND NOT (word.lexeme = ANY(%s))
@@ -221,6 +223,7 @@ def subject_keywords(
         start,
         end,
         TicketCategory.FEEDBACK.value,
+        list(UNCOUNTED_TAGS),
         sorted(STOPWORDS),
         KEYWORD_MIN_TICKETS,
         limit,

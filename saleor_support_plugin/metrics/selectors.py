@@ -22,7 +22,7 @@ from ..orders.models import FulfillmentSnapshot, OrderSnapshot
 from ..orders.reconcile import RETURN_STATUSES
 from ..price_protection.models import ClaimState, PriceClaim
 from ..surveys.models import Survey, SurveyKind
-from ..tickets.models import Ticket, TicketCategory, TicketStatus
+from ..tickets.models import UNCOUNTED_TAGS, Ticket, TicketCategory, TicketStatus
 
 DONE = (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)
 WISMO_CATEGORIES = (TicketCategory.ORDER_STATUS.value, TicketCategory.SHIPPING.value)
@@ -176,10 +176,13 @@ def ticket_aggregates(
                 -- Every ticket that can count in a period: opened in the span, or
                 -- opened before it and still open or resolved since (each branch
                 -- has its index: created_at, open tickets, resolution time).
-                WHERE (t.created_at >= %(first)s AND t.created_at < %(last)s)
-                   OR (t.created_at < %(first)s AND t.status NOT IN {_constants(DONE)})
-                   OR (t.created_at < %(first)s
-                       AND coalesce(t.solved_at, t.closed_at) >= %(first)s)
+                WHERE ((t.created_at >= %(first)s AND t.created_at < %(last)s)
+                       OR (t.created_at < %(first)s
+                           AND t.status NOT IN {_constants(DONE)})
+                       OR (t.created_at < %(first)s
+                           AND coalesce(t.solved_at, t.closed_at) >= %(first)s))
+                  -- Spam and merged duplicates are no customer contact.
+                  AND NOT (t.tags && %(uncounted)s::varchar[])
                 -- Each level apart (not inlined into the aggregates above):
                 -- computed once per row.
                 OFFSET 0
@@ -187,7 +190,7 @@ def ticket_aggregates(
             OFFSET 0
         ) tickets
     """
-    params = _params(periods, now=now, channel=channel)
+    params = _params(periods, now=now, channel=channel, uncounted=list(UNCOUNTED_TAGS))
     return _fetch_one(cursor, sql, params)
 
 

@@ -24,7 +24,7 @@ from ..notifications.models import Notification
 from ..notifications.services import create_ticket_notification, is_opted_out
 from ..notifications.unsubscribe import public_base_url
 from ..orders.models import OrderSnapshot
-from ..tickets.models import Ticket, TicketStatus
+from ..tickets.models import UNCOUNTED_TAGS, Ticket, TicketStatus
 from .links import survey_context
 from .models import Survey, SurveyKind, SurveyState
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 SOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 # Tags staff put on tickets that must not be surveyed.
-NO_SURVEY_TAGS = ("spam", "merged")
+NO_SURVEY_TAGS = UNCOUNTED_TAGS
 # Orders or tickets older than this when first seen are not surveyed late.
 TOO_LATE = timedelta(days=7)
 FULFILLED = "fulfilled"

@@ -10,6 +10,10 @@ from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models.functions import Coalesce
 
+# Tags staff put on tickets that are no customer contact of their own (junk, or
+# a duplicate merged into another ticket): never surveyed, never counted.
+UNCOUNTED_TAGS = ("spam", "merged")
+
 
 class TicketStatus(models.TextChoices):
     OPEN = "open", "Open"
