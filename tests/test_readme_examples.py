@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -111,6 +112,7 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         "inbound_email",
         "set_price",
         "survey_link",
+        "support_report",
     ]
     env = {
         **os.environ,
@@ -118,6 +120,9 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
         "SANDBOX_URL": sandbox,
     }
     emails_before = Notification.objects.filter(channel="email").count()
+    # the report example writes here: nothing left from an earlier run may pass for it
+    shutil.rmtree("/tmp/nov", ignore_errors=True)
+    Path("/tmp/nov.csv").unlink(missing_ok=True)
     outputs = {}
     for command in commands:
         # when each runs in a shell as printed
@@ -219,6 +224,12 @@ def test_readme_sandbox_commands_work_as_printed(sandbox):
     }
     (testimonial,) = survey_models.Testimonial.objects.all()
     assert (testimonial.state, testimonial.author_name) == ("pending", "Bob")
+    # and the report of November printed its figures and wrote the CSV and charts
+    (report,) = [outputs[c] for c in commands if "support_report" in c]
+    assert "Tickets opened" in report
+    with open("/tmp/nov.csv", encoding="utf-8") as csv:
+        assert csv.readline().startswith("scope,period_start,period_end,previous_start")
+    assert (Path("/tmp/nov") / "volume.png").read_bytes().startswith(b"\x89PNG")
     # and a score link opened afterwards says so in German, recording nothing
     page = lines[5].split(": ", 1)[1].replace(PRINTED_URL, sandbox)
     opened = requests.get(page, timeout=30)
