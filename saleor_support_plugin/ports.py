@@ -59,6 +59,9 @@ class Ports:
     # The database alias for heavy reads that may lag a little (the statistics):
     # Saleor's read replica when it has one, the writer otherwise.
     read_replica: Callable[[], str] = lambda: "default"
+    # The public keys (JWKs, as in Saleor's `/.well-known/jwks.json`) that sign
+    # Saleor's webhooks to Apps; none when the host signs no such webhooks.
+    saleor_signing_keys: Callable[[], list[dict[str, Any]]] = lambda: []
 
 
 def _import(path: str) -> Callable[[], Ports]:
@@ -111,3 +114,7 @@ def refund_status(request: RefundRequest) -> RefundResult | None:
 
 def read_replica() -> str:
     return get_ports().read_replica()
+
+
+def saleor_signing_keys() -> list[dict[str, Any]]:
+    return get_ports().saleor_signing_keys()

@@ -16,7 +16,11 @@ from .graphql.views import handle_graphql
 from .health import handle_health
 from .notifications.unsubscribe import handle_unsubscribe
 from .surveys.views import handle_survey
-from .webhooks import carrier, inbound_email  # noqa: F401 (register their handlers)
+from .webhooks import (  # noqa: F401 (register their handlers)
+    carrier,
+    inbound_email,
+    saleor_app,
+)
 from .webhooks.registry import dispatch_webhook
 
 logger = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ SALEOR_PINS = {
     "psycopg": "3.3.4",
     "nh3": "0.3.2",
     "pyjwt": "2.13.0",
+    "cryptography": "49.0.0",
     "requests-hardened": "1.3.0b1",
 }
 # Dependencies Saleor does not have: installing them adds packages and changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from saleor.plugins.models import PluginConfiguration
@@ -73,6 +74,13 @@ def read_replica() -> str:
     return getattr(settings, "DATABASE_CONNECTION_DEFAULT_NAME", "default")
 
 
+def saleor_signing_keys() -> list[dict[str, Any]]:
+    """Saleor's own public keys, in-process: the JWKS its `/.well-known/jwks.json` serves."""
+    from saleor.core.jwt_manager import get_jwt_manager
+
+    return list(get_jwt_manager().get_jwks().get("keys", []))
+
+
 def build_ports() -> Ports:
     from saleor.core.db.connection import allow_writer
 
@@ -85,4 +93,5 @@ def build_ports() -> Ports:
         request_refund=refunds.request_refund,
         refund_status=refunds.refund_status,
         read_replica=read_replica,
+        saleor_signing_keys=saleor_signing_keys,
     )
