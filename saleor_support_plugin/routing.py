@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .conf import SupportSettings
 from .core.http import json_error, not_found
+from .desk.manifest import handle_app
 from .graphql.views import handle_graphql
 from .health import handle_health
 from .notifications.unsubscribe import handle_unsubscribe
@@ -51,6 +52,8 @@ def _route(request: HttpRequest, path: str, settings: SupportSettings) -> HttpRe
             return handle_unsubscribe(request, settings)
         case ["survey"]:
             return handle_survey(request, settings)
+        case ["app", ("manifest" | "logo.png") as what]:
+            return handle_app(request, what, settings)
         case ["webhooks", source]:
             return dispatch_webhook(request, source, settings)
     return not_found(f"No route for {path!r}.")

@@ -1,0 +1,1 @@
+"""The support desk inside the Saleor Dashboard: the App manifest, its pages and their tokens."""
