@@ -54,7 +54,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ._common import Stats, out, table
+from ._common import Stats, bulk_load, out, table
 
 DATABASE = "support_bench_price"
 SEED_VERSION = "benchmarks.price_protection seed v1"
@@ -330,7 +330,7 @@ def _seed_marker() -> tuple[str, datetime] | None:
 
 def seed(*, force: bool = False) -> datetime:
     """Load the data set unless it is there and fresh; return its anchor (the "now" of placing times)."""
-    from django.db import connection, transaction
+    from django.db import connection
     from django.utils import timezone
 
     marker = _seed_marker()
@@ -349,28 +349,20 @@ def seed(*, force: bool = False) -> datetime:
             return marker[1]
     anchor = timezone.now()
     out(f"data: loading {ORDERS:,} orders and {LINES:,} purchase lines ...")
-    started = time.monotonic()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"TRUNCATE {LINES_TABLE}, {ORDERS_TABLE}, {CLAIMS_TABLE}, {TRANSITIONS_TABLE},"
-            f" {CHANGES_TABLE}, {LISTINGS_TABLE} RESTART IDENTITY CASCADE"
-        )
-        for name, sql in _seed_statements():
-            step = time.monotonic()
-            cursor.execute(sql, {"anchor": anchor})
-            out(
-                f"  {name:<16} {max(cursor.rowcount, 0):>9,} rows  {time.monotonic() - step:6.1f}s"
-            )
-        cursor.execute(
-            f"COMMENT ON TABLE {LINES_TABLE} IS %s",
-            [f"{SEED_VERSION}|{anchor.isoformat()}"],
-        )
-    step = time.monotonic()
-    with connection.cursor() as cursor:
-        # After a bulk load, as autovacuum would eventually: planner statistics.
-        cursor.execute("VACUUM (ANALYZE)")
-    out(f"  {'vacuum analyze':<16} {'':>9}       {time.monotonic() - step:6.1f}s")
-    out(f"  loaded in {time.monotonic() - started:.0f}s")
+    bulk_load(
+        truncate=(
+            LINES_TABLE,
+            ORDERS_TABLE,
+            CLAIMS_TABLE,
+            TRANSITIONS_TABLE,
+            CHANGES_TABLE,
+            LISTINGS_TABLE,
+        ),
+        statements=_seed_statements(),
+        marker_table=LINES_TABLE,
+        marker=f"{SEED_VERSION}|{anchor.isoformat()}",
+        params={"anchor": anchor},
+    )
     return anchor
 
 

@@ -37,7 +37,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from ._common import out, setup_django, table
+from ._common import bulk_load, out, setup_django, table
 
 DATABASE = "support_bench_stats"
 SEED_VERSION = "benchmarks.statistics seed v2"
@@ -314,7 +314,6 @@ def _counts() -> tuple[int, int]:
 
 def seed(*, force: bool = False) -> datetime:
     """Load the data set unless it is there and fresh; return its anchor (its "now")."""
-    from django.db import connection, transaction
     from django.utils import timezone
 
     marker = _seed_marker()
@@ -328,29 +327,21 @@ def seed(*, force: bool = False) -> datetime:
             return marker[1]
     anchor = timezone.now().replace(microsecond=0)
     out(f"data: loading {TICKETS:,} tickets, {SURVEYS_SENT:,} surveys, ...")
-    started = time.monotonic()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"TRUNCATE {TICKETS_TABLE}, {ORDERS_TABLE}, {FULFILLMENTS_TABLE}, {SURVEYS_TABLE},"
-            f" {NOTIFICATIONS_TABLE}, {LINES_TABLE}, {CLAIMS_TABLE} RESTART IDENTITY CASCADE"
-        )
-        for name, sql in _seed_statements():
-            step = time.monotonic()
-            cursor.execute(sql, {"anchor": anchor})
-            out(
-                f"  {name:<14} {max(cursor.rowcount, 0):>9,} rows  {time.monotonic() - step:6.1f}s"
-            )
-        cursor.execute(
-            f"COMMENT ON TABLE {TICKETS_TABLE} IS %s",
-            [f"{SEED_VERSION}|{anchor.isoformat()}"],
-        )
-    step = time.monotonic()
-    with connection.cursor() as cursor:
-        # After a bulk load, as autovacuum would eventually: planner statistics
-        # and the visibility map (index-only scans).
-        cursor.execute("VACUUM (ANALYZE)")
-    out(f"  {'vacuum analyze':<14} {'':>9}       {time.monotonic() - step:6.1f}s")
-    out(f"  loaded in {time.monotonic() - started:.0f}s")
+    bulk_load(
+        truncate=(
+            TICKETS_TABLE,
+            ORDERS_TABLE,
+            FULFILLMENTS_TABLE,
+            SURVEYS_TABLE,
+            NOTIFICATIONS_TABLE,
+            LINES_TABLE,
+            CLAIMS_TABLE,
+        ),
+        statements=_seed_statements(),
+        marker_table=TICKETS_TABLE,
+        marker=f"{SEED_VERSION}|{anchor.isoformat()}",
+        params={"anchor": anchor},
+    )
     assert _counts() == (TICKETS, SURVEY_ANSWERS), _counts()
     return anchor
 
